@@ -1,0 +1,188 @@
+"""The one module that drives iscc-sdk: a file in, the contract's ISCC JSON out.
+
+iscc-sdk takes `name` (and so the Meta-Code and metahash) from the file's name and picks some
+extractors by suffix, so the work runs on a file that carries the (checked) original filename:
+a hard link, symlink or copy in a private temporary folder. Some iscc-sdk helpers read the
+global `idk.sdk_opts` rather than their arguments, so the options of a call are installed there
+for the duration of the call (`sdk()`), under a lock, and restored after: nothing leaks from one
+call to the next.
+"""
+
+import io
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from iscc_lab import semantic as sem
+from iscc_lab import tools
+from iscc_lab.errors import BadRequest, IsccLabError, Unprocessable
+from iscc_lab.settings import Settings, get_settings
+from iscc_lab.store import check_filename
+
+__all__ = ["create_iscc", "iscc_file", "named_file", "sdk", "CONTEXT", "SCHEMA"]
+
+CONTEXT = "http://purl.org/iscc/context/0.8.0.jsonld"
+SCHEMA = "http://purl.org/iscc/schema/0.8.0.json"
+UNIT_BITS = 256
+
+_FIRST = ("@context", "@type", "$schema", "iscc", "media_id", "content", "name", "description", "meta", "mode", "filename", "filesize", "mediatype")  # fmt: skip
+_LAST = ("thumbnail", "generator", "metahash", "datahash", "units", "features")
+_VOLATILE = ("media_id", "content")
+_lock = threading.RLock()
+
+
+@contextmanager
+def sdk(**options):
+    """iscc-sdk with its tools wired and `options` installed as its global options."""
+    tools.wire()
+    import iscc_sdk as idk
+
+    with _lock:
+        saved = idk.sdk_opts
+        idk.sdk_opts = saved.override(options)
+        try:
+            yield idk
+        finally:
+            idk.sdk_opts = saved
+
+
+@contextmanager
+def named_file(source, filename: str | None = None) -> Iterator[Path]:
+    """`source` (a path, bytes or a binary stream) as a file named `filename`, for the SDK.
+
+    A path is hard-linked (or symlinked, or copied) into a private temporary folder; bytes and
+    streams are written there. The folder is removed afterwards.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        src = Path(source)
+        if not src.is_file():
+            raise BadRequest(f"No file at {src}.")
+        filename = filename or src.name
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        source = io.BytesIO(source)
+        src = None
+    elif hasattr(source, "read"):
+        src = None
+    else:
+        raise BadRequest(f"Expected a path, bytes or a binary stream, not {type(source).__name__}.")
+    if not filename:
+        raise BadRequest("A filename is needed for bytes or a stream: it names the ISCC.")
+    filename = check_filename(filename)
+    folder = tempfile.mkdtemp(prefix="iscc-lab-")
+    target = Path(folder) / filename
+    try:
+        if src is not None:
+            for link in (os.link, os.symlink, shutil.copyfile):
+                try:
+                    link(src.resolve(), target)
+                    break
+                except OSError:
+                    continue
+        else:
+            with open(target, "wb") as out:
+                shutil.copyfileobj(source, out, 1 << 20)
+        if target.stat().st_size == 0:
+            raise BadRequest(f"{filename} is empty.")
+        yield target
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _order(meta: dict) -> dict:
+    first = {k: meta[k] for k in _FIRST if k in meta}
+    last = {k: meta[k] for k in _LAST if k in meta}
+    middle = {k: v for k, v in meta.items() if k not in first and k not in last}
+    return first | middle | last
+
+
+def _check_semantic(idk, path: Path) -> None:
+    """Fail clearly where the semantic unit is asked for and cannot be made."""
+    try:
+        _, mode = idk.mediatype_and_mode(path)
+    except Exception:  # unsupported media: no semantic unit to make
+        return
+    if mode == "text":
+        sem.require_model()
+    elif mode == "image" and not idk.is_installed("iscc_sci"):
+        raise Unprocessable(
+            "Semantic-Code Image needs the iscc-sci package, which is not installed "
+            "(pip install iscc-sci; its model must be provided like iscc-sct's)."
+        )
+
+
+def iscc_file(path, *, semantic: bool, granular: bool, fallback: bool) -> dict:
+    """The contract's ISCC JSON for the file at `path`, named as it is named.
+
+    Raises Unprocessable (unsupported media with fallback off, or processing failed) or
+    ToolMissing (a tool or model is not installed).
+    """
+    path = Path(path)
+    keep_text = semantic and granular
+    with sdk(
+        fallback=fallback,
+        experimental=semantic,
+        granular=granular,
+        byte_offsets=True,
+        add_units=True,
+        bits=UNIT_BITS,
+        text_keep=keep_text,
+    ) as idk:
+        if semantic:
+            _check_semantic(idk, path)
+        try:
+            meta = idk.code_iscc(path).dict()
+        except idk.IsccUnsupportedMediatype as e:
+            raise Unprocessable(
+                f"{path.name}: unsupported media type ({e}). With ISCC_SDK_FALLBACK=true such "
+                "files get a 2-unit ISCC-SUM."
+            ) from None
+        except IsccLabError:
+            raise
+        except Exception as e:
+            raise Unprocessable(f"ISCC processing of {path.name} failed: {_reason(e)}") from None
+    text = meta.pop("text", None)
+    features = [f for f in meta.pop("features", None) or [] if f.get("simprints")]
+    if granular and text and semantic:
+        features.append(sem.semantic_text_features(text))
+    if granular and features:
+        meta["features"] = features
+    for key in _VOLATILE:
+        meta.pop(key, None)
+    meta.setdefault("@context", CONTEXT)
+    meta.setdefault("$schema", SCHEMA)
+    return _order(meta)
+
+
+def _reason(e: Exception) -> str:
+    stderr = getattr(e, "stderr", None)
+    if stderr:
+        lines = [ln for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+        if lines:
+            return f"{type(e).__name__}: {lines[-1][:300]}"
+    return f"{type(e).__name__}: {str(e)[:300]}" if str(e) else type(e).__name__
+
+
+def create_iscc(
+    source,
+    filename: str | None = None,
+    *,
+    semantic: bool | None = None,
+    granular: bool | None = None,
+    settings: Settings | None = None,
+) -> dict:
+    """The ISCC of `source` (a path, bytes or a binary stream) as the contract's JSON.
+
+    :param filename: the name the ISCC is made under (defaults to the path's name; needed for
+        bytes and streams). The Meta-Code comes from it unless the file embeds a title.
+    :param semantic: add the experimental Semantic-Code (default: ISCC_SDK_EXPERIMENTAL).
+    :param granular: add granular text features (default: ISCC_SDK_GRANULAR).
+    """
+    settings = settings or get_settings()
+    semantic = settings.experimental if semantic is None else bool(semantic)
+    granular = settings.granular if granular is None else bool(granular)
+    with named_file(source, filename) as path:
+        return iscc_file(path, semantic=semantic, granular=granular, fallback=settings.fallback)

@@ -1,0 +1,83 @@
+"""The verbs on stored media, by media_id. Plain functions of a Store, so that they run as well
+in a worker process (the REST face's pool) as in a notebook."""
+
+from iscc_lab.generate import iscc_file, named_file
+from iscc_lab.metadata import _embed, _extract, validate_metadata
+from iscc_lab.settings import Settings, get_settings
+from iscc_lab.store import MediaRecord, Store
+
+__all__ = ["iscc_media", "metadata_media", "embed_media", "run_job"]
+
+
+def iscc_media(
+    store: Store,
+    media_id: str,
+    *,
+    semantic: bool | None = None,
+    granular: bool | None = None,
+    settings: Settings | None = None,
+) -> dict:
+    """Create, store and return the ISCC of a stored media (without media_id and content)."""
+    settings = settings or get_settings()
+    semantic = settings.experimental if semantic is None else semantic
+    granular = settings.granular if granular is None else granular
+    record = store.get(media_id)
+    with named_file(store.path(media_id), record.filename) as path:
+        result = iscc_file(path, semantic=semantic, granular=granular, fallback=settings.fallback)
+    store.write_result(media_id, "iscc", result)
+    return result
+
+
+def metadata_media(store: Store, media_id: str) -> dict:
+    """The metadata embedded in a stored media (computed once, then kept)."""
+    cached = store.read_result(media_id, "metadata")
+    if cached is not None:
+        return cached
+    record = store.get(media_id)
+    with named_file(store.path(media_id), record.filename) as path:
+        found = _extract(path)
+    store.write_result(media_id, "metadata", found)
+    return found
+
+
+def embed_media(
+    store: Store, media_id: str, metadata: dict, owner: str = "", settings: Settings | None = None
+) -> tuple[MediaRecord, dict]:
+    """Embed `metadata` into a copy of a stored media, store the copy as a new media owned by
+    `owner`, and create its ISCC. The original is not changed. Returns (new record, ISCC)."""
+    settings = settings or get_settings()
+    fields = validate_metadata(metadata)
+    record = store.get(media_id)
+    with named_file(store.path(media_id), record.filename) as path:
+        out = path.with_name(".embedded-" + path.name)
+        _embed(path, fields, out)
+        new = store.put(out, record.filename, record.content_type, owner)
+    try:
+        result = iscc_media(store, new.media_id, settings=settings)
+    except BaseException:
+        store.delete(new.media_id)
+        raise
+    return new, result
+
+
+def run_job(job: str, root: str, max_upload_size: int, settings: dict, *args, **kwargs):
+    """Entry point for worker processes: run verb `job` on the store at `root`."""
+    store = Store(root, max_upload_size=max_upload_size)
+    s = Settings(**settings)
+    if job == "iscc":
+        return iscc_media(store, *args, settings=s, **kwargs)
+    if job == "metadata":
+        return metadata_media(store, *args)
+    if job == "embed":
+        new, result = embed_media(store, *args, settings=s, **kwargs)
+        return new.to_dict(), result
+    if job == "simprint":
+        from iscc_lab.simprints import simprints_from_json_file
+
+        return simprints_from_json_file(*args)
+    if job == "warmup":
+        from iscc_lab import tools
+
+        tools.wire()
+        return True
+    raise ValueError(f"unknown job {job!r}")

@@ -1,0 +1,186 @@
+"""The Jupyter server extension: builds the service once, mounts the handlers under base_url."""
+
+import asyncio
+import atexit
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from functools import partial
+
+from jupyter_server.extension.application import ExtensionApp
+
+from iscc_lab.errors import Unprocessable
+from iscc_lab.media import run_job
+from iscc_lab.settings import Settings
+from iscc_lab.store import Store
+
+__all__ = ["IsccLabApp", "Service", "WorkerPool"]
+
+
+class WorkerPool:
+    """A process pool for ISCC work that replaces itself when a worker dies.
+
+    Workers are spawned (not forked from the server with its threads and sockets) and started
+    lazily, on the first job. A job whose worker died fails with a message; the next job gets a
+    fresh pool.
+    """
+
+    def __init__(self, max_workers: int | None = None):
+        self.max_workers = max_workers or os.cpu_count() or 1
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(
+                    self.max_workers, mp_context=multiprocessing.get_context("spawn")
+                )
+            return self._executor
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._executor is broken:
+                self._executor = None
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    async def run(self, fn, *args, **kwargs):
+        """Run `fn(*args, **kwargs)` in a worker process; await its result."""
+        for attempt in (1, 2):
+            pool = self._pool()
+            try:
+                future = pool.submit(fn, *args, **kwargs)
+            except (BrokenProcessPool, RuntimeError):  # broken or shut down: start afresh
+                self._replace(pool)
+                if attempt == 2:
+                    raise
+                continue
+            try:
+                return await asyncio.wrap_future(future)
+            except BrokenProcessPool:
+                self._replace(pool)
+                raise Unprocessable(
+                    "The worker process handling this request stopped unexpectedly (it may have "
+                    "run out of memory on this file). Nothing was stored; the service goes on."
+                ) from None
+
+    def pids(self) -> list[int]:
+        """Process ids of the live workers (for tests and diagnostics)."""
+        ex = self._executor
+        return [p.pid for p in (getattr(ex, "_processes", None) or {}).values()] if ex else []
+
+    def shutdown(self) -> None:
+        with self._lock:
+            ex, self._executor = self._executor, None
+        if ex is not None:
+            ex.shutdown(wait=True, cancel_futures=True)
+
+
+_pools: dict[int, WorkerPool] = {}
+
+
+def shared_pool(max_workers: int | None) -> WorkerPool:
+    """One pool per size for the whole process: servers started and stopped in one process (as
+    in tests) reuse it; it is shut down when the process exits."""
+    n = max_workers or os.cpu_count() or 1
+    if n not in _pools:
+        _pools[n] = WorkerPool(n)
+    return _pools[n]
+
+
+@atexit.register
+def _shutdown_pools():
+    for pool in _pools.values():
+        pool.shutdown()
+
+
+class Service:
+    """What the handlers use: settings, the store and the worker pool."""
+
+    def __init__(self, settings: Settings, pool: WorkerPool | None = None):
+        self.settings = settings
+        self.store = Store.from_settings(settings)
+        self.pool = pool or shared_pool(settings.max_workers)
+        self._settings_dump = settings.model_dump()
+
+    def owner(self, client_address: str) -> str:
+        return self.store.owner_of(client_address)
+
+    def required_owner(self, client_address: str) -> str | None:
+        """The owner a request must be to touch a media: None when private files are off."""
+        return self.owner(client_address) if self.settings.private_files else None
+
+    async def job(self, name: str, *args, **kwargs):
+        """Run a core verb on the store in a worker process."""
+        call = partial(
+            run_job,
+            name,
+            str(self.store.root),
+            self.store.max_upload_size,
+            self._settings_dump,
+            *args,
+            **kwargs,
+        )
+        return await self.pool.run(call)
+
+    async def cleanup(self) -> list[str]:
+        """Delete expired media (off the IO loop)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self.store.expire, self.settings.storage_expiry)
+
+
+class IsccLabApp(ExtensionApp):
+    """Serves the ISCC REST contract under `{base_url}api/v1` and its docs under `{base_url}docs`."""
+
+    name = "iscc_lab"
+    load_other_extensions = True
+
+    def initialize_settings(self):
+        settings = Settings()  # read afresh: the environment of this server
+        self.service = Service(settings)
+        self.settings["iscc_lab_service"] = self.service
+        self._cleanup_task = None
+        self.log.info(
+            "iscc-lab: media in %s, %d worker processes, private files %s",
+            settings.media_path,
+            self.service.pool.max_workers,
+            "on" if settings.private_files else "off",
+        )
+
+    def initialize_handlers(self):
+        from iscc_lab.server_ext.handlers import handlers
+
+        self.handlers.extend(handlers())
+
+    async def _start_jupyter_server_extension(self, serverapp):
+        if os.environ.get("ISCC_LAB_SERVE_BANNER"):  # started by `iscc-lab serve`
+            base = serverapp.connection_url
+            token = serverapp.identity_provider.token
+            print(
+                f"\niscc-lab is serving the ISCC REST API\n"
+                f"  API base: {base}api/v1\n"
+                f"  API docs: {base}docs\n"
+                f"  token:    {token}\n"
+                f"  try:      curl -H 'Authorization: token {token}' "
+                f"{base}api/v1/explain/ISCC:KMDMRJYGHHVRCZ5TM6U4G6D4MXA6LAXC4ZRPOKFU7JBEQXR2BJOS6NA\n",
+                flush=True,
+            )
+        interval = self.service.settings.cleanup_interval
+        if interval > 0:
+            self._cleanup_task = asyncio.create_task(self._cleanup_loop(interval))
+
+    async def _cleanup_loop(self, interval: float):
+        while True:
+            try:
+                gone = await self.service.cleanup()
+                if gone:
+                    self.log.info("iscc-lab: removed %d expired media", len(gone))
+            except Exception:  # keep cleaning next time, whatever happened this time
+                self.log.exception("iscc-lab: cleanup failed")
+            await asyncio.sleep(interval)
+
+    async def stop_extension(self):
+        if self._cleanup_task is not None:
+            self._cleanup_task.cancel()

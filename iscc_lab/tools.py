@@ -1,0 +1,142 @@
+"""ffmpeg, ffprobe and fpcalc for iscc-sdk, without run-time downloads.
+
+iscc-sdk looks for its tools under fixed names in its user data folder and downloads them when
+they are missing. iscc-lab instead uses the tools the set-up installed (Debian's `ffmpeg` and
+`libchromaprint-tools`, or any on PATH, or the paths in ISCC_LAB_FFMPEG / ISCC_LAB_FFPROBE /
+ISCC_LAB_FPCALC) and replaces iscc-sdk's runners so that a missing tool is an error that names
+it, never a download.
+
+Two known faults of Debian's fpcalc 1.5.1 are handled here:
+- it exits non-zero ("Error decoding audio frame (End of file)") after printing a valid
+  fingerprint: the fingerprint is used;
+- it prints no fingerprint for audio shorter than its analysis window ("Empty fingerprint"):
+  such audio has no features, and gets the Audio-Code of an empty feature list, with its
+  duration from ffprobe.
+Debian's ffmpeg 5.1 also fails some Theora frames (iscc-samples' demo.ogv): ffmpeg runs with
+`-max_error_rate 1.0`, so the frames it can decode are used instead of failing the file.
+"""
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import threading
+
+from iscc_lab.errors import ToolMissing
+
+__all__ = ["find_tool", "wire", "check_tools", "TOOLS"]
+
+log = logging.getLogger(__name__)
+
+TOOLS = {
+    "ffmpeg": ("ISCC_LAB_FFMPEG", "video (and audio thumbnails)", "ffmpeg"),
+    "ffprobe": ("ISCC_LAB_FFPROBE", "video", "ffmpeg"),
+    "fpcalc": ("ISCC_LAB_FPCALC", "audio", "libchromaprint-tools"),
+}
+
+_lock = threading.Lock()
+_wired = False
+
+
+def find_tool(name: str) -> str:
+    """Path of tool `name`, or ToolMissing naming it and how to install it."""
+    env, needed_for, debian = TOOLS[name]
+    path = os.environ.get(env) or shutil.which(name)
+    if path and os.path.isfile(path) and os.access(path, os.X_OK):
+        return path
+    raise ToolMissing(
+        f"{name} is not installed; iscc-lab needs it for {needed_for}. Run `make venv` "
+        f"(it installs Debian's {debian} package), put {name} on PATH, or set {env} to its path."
+    )
+
+
+def check_tools() -> dict:
+    """Which tools are there: {name: path or the message why not}."""
+    found = {}
+    for name in TOOLS:
+        try:
+            found[name] = find_tool(name)
+        except ToolMissing as e:
+            found[name] = str(e)
+    return found
+
+
+def _run(cmd: list) -> subprocess.CompletedProcess:
+    return subprocess.run([str(a) for a in cmd], capture_output=True)
+
+
+def _fail(name: str, args, proc: subprocess.CompletedProcess):
+    raise subprocess.CalledProcessError(proc.returncode, [name, *map(str, args)], proc.stdout, proc.stderr)
+
+
+def run_ffmpeg(args):
+    proc = _run([find_tool("ffmpeg"), "-max_error_rate", "1.0", *args])
+    if proc.returncode:
+        _fail("ffmpeg", args, proc)
+    return proc
+
+
+def run_ffprobe(args):
+    proc = _run([find_tool("ffprobe"), *args])
+    if proc.returncode:
+        _fail("ffprobe", args, proc)
+    return proc
+
+
+def _duration(path) -> float:
+    proc = run_ffprobe(["-v", "error", "-show_entries", "format=duration", "-of", "json", path])
+    try:
+        return round(float(json.loads(proc.stdout)["format"]["duration"]), 2)
+    except (KeyError, ValueError, TypeError):
+        return 0.0
+
+
+def run_fpcalc(args):
+    args = list(args)
+    proc = _run([find_tool("fpcalc"), *args])
+    try:
+        result = json.loads(proc.stdout) if proc.stdout.strip() else None
+    except ValueError:
+        result = None
+    if result and result.get("fingerprint"):
+        if proc.returncode:
+            log.debug("fpcalc exit %s with a valid fingerprint: %s", proc.returncode, proc.stderr)
+        return subprocess.CompletedProcess(proc.args, 0, json.dumps(result).encode(), proc.stderr)
+    if b"Empty fingerprint" in proc.stderr:
+        # Too short for chromaprint's analysis window: no features to fingerprint.
+        result = {"duration": _duration(args[-1]), "fingerprint": []}
+        log.warning("fpcalc found no fingerprint in %s (too short): empty Audio-Code", args[-1])
+        return subprocess.CompletedProcess(proc.args, 0, json.dumps(result).encode(), proc.stderr)
+    _fail("fpcalc", args, proc)
+
+
+def wire():
+    """Point iscc-sdk at our runners. Idempotent; called where ISCC work runs."""
+    global _wired
+    if _wired:
+        return
+    with _lock:
+        import iscc_sdk as idk
+        from loguru import logger
+
+        logger.disable("iscc_sdk")  # its DEBUG lines would flood notebooks and server logs
+        idk.run_ffmpeg = run_ffmpeg
+        idk.run_ffprobe = run_ffprobe
+        idk.run_fpcalc = run_fpcalc
+        for name in ("run_ffmpeg", "run_ffprobe", "run_fpcalc"):
+            setattr(idk.tools, name, globals()[name])
+        _wired = True
+
+
+def tool_versions() -> dict:
+    """First line of each tool's version output, for diagnostics."""
+    out = {}
+    for name, flag in (("ffmpeg", "-version"), ("ffprobe", "-version"), ("fpcalc", "-v")):
+        try:
+            out[name] = _run([find_tool(name), flag]).stdout.decode().splitlines()[0]
+        except (ToolMissing, IndexError) as e:
+            out[name] = str(e)
+    return out
+
+
