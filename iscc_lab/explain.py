@@ -15,9 +15,12 @@ def normalize(code) -> str:
     try:
         norm = ic.iscc_normalize(code)
         ic.iscc_validate(norm, strict=True)
-        ic.Code(norm).explain  # noqa: B018 - raises on undecodable headers
+        canonical = "ISCC:" + ic.Code(norm).code  # raises on undecodable headers
     except Exception as e:  # iscc-core raises ValueError, IndexError, KeyError, ...
         raise BadRequest(f"Invalid ISCC {code[:80]!r}: {e or type(e).__name__}") from None
+    given = "ISCC:" + code.upper().removeprefix("ISCC:")
+    if not (canonical == norm == given):  # iscc-core quietly re-encodes some malformed input
+        raise BadRequest(f"Invalid ISCC {code[:80]!r}: not in canonical form (expected {canonical}).")
     return norm
 
 

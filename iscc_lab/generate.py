@@ -129,6 +129,7 @@ def iscc_file(path, *, semantic: bool, granular: bool, fallback: bool) -> dict:
         byte_offsets=True,
         add_units=True,
         bits=UNIT_BITS,
+        wide=True,  # the contract's fallback: a wide 2-unit ISCC-SUM
         text_keep=keep_text,
     ) as idk:
         if semantic:
