@@ -57,13 +57,15 @@ _LAZY = {
 
 def __getattr__(name):
     """The frame verbs (and `card`) on first use, so that `import iscc_lab` stays free of
-    pandas. Importing iscc_lab.frames also registers the `df.iscc` accessor."""
+    pandas. The frame verbs also register the `df.iscc` accessor."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from importlib import import_module
 
     value = getattr(import_module(module), name)
+    if module == "iscc_lab.frames":
+        import_module("iscc_lab.accessor")
     globals()[name] = value
     return value
 

@@ -78,7 +78,9 @@ def _units(data: dict) -> list[tuple[str, str, str]]:
         try:
             c = ic.Code(unit)
             parts = c.explain.split("-")
-            out.append((parts[0].lower(), f"{parts[1].lower()} · {c.length} bits", str(unit)))
+            sub = parts[1].lower()
+            kind = f"{c.length} bits" if sub == "none" else f"{sub} · {c.length} bits"
+            out.append((parts[0].lower(), kind, str(unit)))
         except Exception:
             out.append(("?", "", str(unit)))
     return out
@@ -131,13 +133,14 @@ class IsccCard:
             f'<tr><th style="{_TD};color:#57606a;font-weight:500">{_esc(k)}</th>'
             f'<td style="{_TD}">{_esc(v)}</td></tr>'
             for k, v in self._facts()
+            if k != "name" or v != title  # the title already shows it
         )
         parts.append(f'<table style="border-collapse:collapse;margin-bottom:8px">{rows}</table>')
         units = _units(self.result)
         if units:
             rows = "".join(
                 f'<tr><td style="{_TD};font-weight:500">{_esc(t)}</td>'
-                f'<td style="{_TD};color:#57606a">{_esc(kind)}</td>'
+                f'<td style="{_TD};color:#57606a;white-space:nowrap">{_esc(kind)}</td>'
                 f'<td style="{_TD};{_MONO};word-break:break-all">{_esc(u)}</td></tr>'
                 for t, kind, u in units
             )
@@ -197,7 +200,7 @@ class FrameView:
         )
 
     def __repr__(self) -> str:
-        return repr(self.df)
+        return repr(self.df[[c for c in self.columns if c != "thumbnail"]].iloc[: self.max_rows])
 
 
 def frame_html(df, columns: Iterable[str] | None = None, *, max_rows: int = 100) -> FrameView:

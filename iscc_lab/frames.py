@@ -8,8 +8,8 @@ Series or frames with an `iscc` column) and compare units the way iscc-core's `i
 does: units of the same main type, sub type and version, by the Hamming distance of their
 hashes; units of different lengths on their common prefix of bits.
 
-Importing this module imports pandas and numpy; the worker processes of `batch()` only need
-`iscc_lab.generate` (see `_work`).
+pandas and numpy are imported by the functions that need them, not by this module: the worker
+processes of `batch()` import this module for `_work` and start faster without them.
 """
 
 from __future__ import annotations
@@ -20,18 +20,22 @@ import os
 import signal
 import stat
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import iscc_core as ic
-import numpy as np
-import pandas as pd
 
 from iscc_lab.errors import BadRequest, IsccLabError
 from iscc_lab.explain import explain, normalize
 from iscc_lab.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "batch",
@@ -64,8 +68,33 @@ _FLOATS = ("duration",)
 DEFAULT_THRESHOLD = 12
 _SORT_LIMIT = 100_000  # submit the largest files first up to this many files
 _PAIR_CHUNK = 1 << 20  # pairs compared at once (bounds the memory of compare/near_duplicates)
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
-_STR = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
+
+
+def _pd():
+    """pandas, with the df.iscc accessor registered."""
+    import pandas
+
+    from iscc_lab import accessor  # noqa: F401 - registers df.iscc
+
+    return pandas
+
+
+def _np():
+    import numpy
+
+    return numpy
+
+
+@lru_cache(maxsize=1)
+def _popcount():
+    np = _np()
+    return np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
+
+
+@lru_cache(maxsize=1)
+def _str():
+    """The dtype of string columns: pandas 3's `str`, object before."""
+    return "str" if int(_pd().__version__.split(".")[0]) >= 3 else object
 
 
 # --------------------------------------------------------------------------------------------
@@ -107,6 +136,7 @@ def collect_paths(source) -> tuple[list, pd.Index | None]:
     file, a list (or other iterable) of paths, or a pandas Series of paths (its index is kept).
     Items of a list or Series are used as given: a missing file gives an error row.
     """
+    pd = _pd()
     if isinstance(source, pd.DataFrame):
         if "path" not in source.columns:
             raise BadRequest("A DataFrame source needs a 'path' column.")
@@ -166,12 +196,17 @@ def _work(path, semantic: bool | None, granular: bool, settings: Settings | None
 
 
 class _Terminated(BaseException):
-    """Raised in a worker by SIGTERM, so that `finally` blocks (temporary folders, tool
-    subprocesses) clean up before it exits."""
+    """Raised in a worker by SIGTERM during a job, so that `finally` blocks (temporary folders,
+    tool subprocesses) clean up before the worker exits."""
+
+
+_busy = False  # a worker is inside a job
 
 
 def _on_sigterm(signum, frame):
-    raise _Terminated()
+    if _busy:
+        raise _Terminated()
+    os._exit(128 + signum)  # idle or between jobs: nothing to clean up
 
 
 def _init_worker() -> None:
@@ -183,10 +218,15 @@ def _init_worker() -> None:
 
 
 def _work_in_worker(path, semantic, granular, settings):
+    global _busy
     try:
-        return _work(path, semantic, granular, settings)
+        _busy = True
+        try:
+            return _work(path, semantic, granular, settings)
+        finally:
+            _busy = False
     except _Terminated:
-        os._exit(143)
+        os._exit(128 + signal.SIGTERM)
 
 
 def _submit_order(paths: list) -> list[int]:
@@ -210,6 +250,7 @@ def _stop_pool(pool: ProcessPoolExecutor, futures) -> None:
     for f in futures:
         f.cancel()
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for p in processes:
         if p.is_alive():
@@ -220,6 +261,16 @@ def _stop_pool(pool: ProcessPoolExecutor, futures) -> None:
         if p.is_alive():  # pragma: no cover - a worker stuck in C code
             p.kill()
             p.join(1)
+    if manager is not None:  # it notices the ended workers, reaps them and exits
+        manager.join(max(0.1, deadline - time.monotonic()))
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+    )
 
 
 def _run(
@@ -230,49 +281,89 @@ def _run(
     granular: bool,
     settings: Settings | None,
     on_result: Callable[[int, object], None],
+    work: Callable = _work_in_worker,
 ) -> None:
     """Compute every path's outcome, calling `on_result(index, outcome)` as each one ends.
 
     workers=1 runs in this process. Otherwise a spawn process pool gets at most 2*workers jobs
-    at a time; on any exception or interrupt (also one raised by `on_result`) the pending
-    jobs are cancelled, the worker processes terminated, and the exception re-raised.
+    at a time (largest files first). On any exception or interrupt (also one raised by
+    `on_result`) the pending jobs are cancelled, the worker processes terminated, and the
+    exception re-raised.
+
+    A worker that dies (a crash in a native library, the OOM killer) breaks the pool and every
+    job in it: the pool is replaced, and the jobs that were in flight are run again one at a
+    time, so that only the file that kills its worker gets an error.
     """
     if workers <= 1 or len(paths) <= 1:
         for i, path in enumerate(paths):
             on_result(i, _work(path, semantic, granular, settings))
         return
     order = iter(_submit_order(paths))
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-    )
-    pending: dict = {}
+    suspects: deque = deque()  # in flight when a worker died: rerun alone
+    pending: dict = {}  # future -> (index, alone)
+    state = {"pool": _new_pool(workers), "broken": False, "breaks": 0}
+
+    def submit(i: int, alone: bool) -> bool:
+        try:
+            future = state["pool"].submit(work, paths[i], semantic, granular, settings)
+        except BrokenProcessPool:  # broke since the last look: run this one again later
+            suspects.appendleft(i)
+            state["broken"] = True
+            return False
+        pending[future] = (i, alone)
+        return True
+
+    def fill() -> None:
+        if suspects:
+            if not pending:
+                submit(suspects.popleft(), True)
+            return
+        for i in order:
+            if not submit(i, False) or len(pending) >= 2 * workers:
+                break
+
+    def replace_pool() -> None:
+        suspects.extend(i for i, _ in pending.values())
+        _stop_pool(state["pool"], list(pending))
+        pending.clear()
+        state["breaks"] += 1
+        if state["breaks"] >= 3:
+            raise BrokenProcessPool(
+                "The ISCC worker processes keep dying before finishing a file (see the log). "
+                "In a script, is the batch() call under `if __name__ == '__main__':`?"
+            )
+        state["pool"], state["broken"] = _new_pool(workers), False
+
     try:
-
-        def fill():
-            for i in order:
-                args = (paths[i], semantic, granular, settings)
-                pending[pool.submit(_work_in_worker, *args)] = i
-                if len(pending) >= 2 * workers:
-                    break
-
-        fill()
-        while pending:
+        while True:
+            if state["broken"]:
+                replace_pool()
+            fill()
+            if state["broken"]:
+                continue
+            if not pending:
+                break
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                i = pending.pop(future)
+                i, alone = pending.pop(future)
                 try:
                     outcome = future.result()
-                except Exception as e:  # the worker died (BrokenProcessPool) or could not unpickle
+                except BrokenProcessPool:
+                    state["broken"] = True
+                    if not alone:
+                        suspects.append(i)
+                        continue
+                    outcome = "The ISCC worker process died on this file (a crash or out of memory)."
+                except Exception as e:  # e.g. a result that could not be sent back
                     outcome = _message(e)
+                else:
+                    state["breaks"] = 0
                 on_result(i, outcome)
-            fill()
     except BaseException:
-        _stop_pool(pool, list(pending))
+        _stop_pool(state["pool"], list(pending))
         raise
     else:
-        pool.shutdown(wait=True)
+        state["pool"].shutdown(wait=True)
 
 
 def _unit_columns(units) -> dict:
@@ -289,6 +380,7 @@ def _unit_columns(units) -> dict:
 
 
 def _frame(paths: list, outcomes: list, index, granular: bool) -> pd.DataFrame:
+    pd, np = _pd(), _np()
     rows = []
     for path, outcome in zip(paths, outcomes):
         row = dict.fromkeys(COLUMNS)
@@ -317,7 +409,7 @@ def _frame(paths: list, outcomes: list, index, granular: bool) -> pd.DataFrame:
         elif col == "features":
             data[col] = pd.array(values, dtype=object)
         else:
-            data[col] = pd.array(values, dtype=_STR)
+            data[col] = pd.array(values, dtype=_str())
     return pd.DataFrame(data, columns=columns, index=index)
 
 
@@ -383,6 +475,7 @@ def batch(
 
 
 def _is_missing(value) -> bool:
+    pd = _pd()
     if value is None:
         return True
     try:
@@ -393,6 +486,7 @@ def _is_missing(value) -> bool:
 
 def _codes(source, name: str = "codes") -> tuple[list, pd.Index]:
     """The codes (None where missing) and row labels of a code, list, Series or frame."""
+    pd = _pd()
     if isinstance(source, pd.DataFrame):
         if "iscc" not in source.columns:
             raise BadRequest(f"{name}: a DataFrame needs an 'iscc' column.")
@@ -436,6 +530,7 @@ def explain_frame(codes) -> pd.DataFrame:
         `readable` (e.g. META-NONE-V0-64-c8a70639eb1167b3), `hash_hex` and `bits` (the hash's
         length in bits).
     """
+    pd = _pd()
     values, _ = _codes(codes)
     rows = []
     for code in values:
@@ -457,7 +552,7 @@ def explain_frame(codes) -> pd.DataFrame:
     columns = ["code", "unit", "unit_type", "readable", "hash_hex", "bits"]
     frame = pd.DataFrame(rows, columns=columns)
     for col in columns[:-1]:
-        frame[col] = frame[col].astype(_STR)
+        frame[col] = frame[col].astype(_str())
     frame["bits"] = frame["bits"].astype("Int64")
     return frame
 
@@ -471,6 +566,7 @@ class _Units:
     """The units of one unit type over a list of codes, as arrays for vectorized distances."""
 
     def __init__(self, parsed: list, unit_type: str, kinds: dict):
+        np = _np()
         n = len(parsed)
         self.kind = np.full(n, -1, dtype=np.int64)  # -1: the code has no such unit
         self.nbytes = np.zeros(n, dtype=np.int64)
@@ -487,13 +583,14 @@ class _Units:
 def _distances(ua: _Units, ub: _Units, ia, ib, nbytes: int | None):
     """Hamming distances of pairs (ia[k], ib[k]) on their common prefix (and at most `nbytes`
     bytes), and a mask of the comparable pairs (both have the unit, same kind)."""
+    np = _np()
     ok = (ua.kind[ia] >= 0) & (ua.kind[ia] == ub.kind[ib])
     common = np.minimum(ua.nbytes[ia], ub.nbytes[ib])
     if nbytes is not None:
         common = np.minimum(common, nbytes)
     width = min(ua.hashes.shape[1], ub.hashes.shape[1])
     xor = np.bitwise_xor(ua.hashes[ia, :width], ub.hashes[ib, :width])
-    counts = _POPCOUNT[xor]
+    counts = _popcount()[xor]
     counts[np.arange(width)[None, :] >= common[:, None]] = 0
     return counts.sum(axis=1, dtype=np.int64), ok
 
@@ -527,6 +624,7 @@ def compare(a, b=None, *, bits: int | None = None) -> pd.DataFrame:
         (nullable boolean: the Instance-Codes are equal; NA where not comparable). The index is
         a MultiIndex (a_index, b_index) of the row labels (positions for lists) of the pair.
     """
+    pd, np = _pd(), _np()
     nbytes = _check_bits(bits)
     va, la = _codes(a, "a")
     pa = _parse_all(va)
@@ -540,8 +638,8 @@ def compare(a, b=None, *, bits: int | None = None) -> pd.DataFrame:
     ia = ia.astype(np.int64)
     ib = ib.astype(np.int64)
     data = {
-        "a": pd.array([pa[i][0] if pa[i] else None for i in ia], dtype=_STR),
-        "b": pd.array([pb[i][0] if pb[i] else None for i in ib], dtype=_STR),
+        "a": pd.array([pa[i][0] if pa[i] else None for i in ia], dtype=_str()),
+        "b": pd.array([pb[i][0] if pb[i] else None for i in ib], dtype=_str()),
     }
     kinds: dict = {}
     match = None
@@ -589,13 +687,14 @@ def near_duplicates(
     :return: the copy of `df` with `group` (nullable Int64): 0, 1, ... numbered by each group's
         first row, and NA for rows that have no near duplicate (singletons) or no code.
     """
+    pd, np = _pd(), _np()
     if isinstance(df, pd.DataFrame):
         if "iscc" not in df.columns:
             raise BadRequest("near_duplicates() needs a DataFrame with an 'iscc' column.")
         out = df.copy()
     else:
         values, index = _codes(df)
-        out = pd.DataFrame({"iscc": pd.array(values, dtype=_STR)}, index=index)
+        out = pd.DataFrame({"iscc": pd.array(values, dtype=_str())}, index=index)
     on = (on,) if isinstance(on, str) else tuple(on)
     unknown = [t for t in on if t not in UNIT_TYPES]
     if not on or unknown:
@@ -646,5 +745,3 @@ def near_duplicates(
     out["group"] = pd.array(group, dtype="Int64")
     return out
 
-
-from iscc_lab import accessor as _accessor  # noqa: E402,F401 - registers df.iscc

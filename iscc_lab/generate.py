@@ -146,7 +146,8 @@ def iscc_file(path, *, semantic: bool, granular: bool, fallback: bool) -> dict:
         except Exception as e:
             raise Unprocessable(f"ISCC processing of {path.name} failed: {_reason(e)}") from None
     text = meta.pop("text", None)
-    features = [f for f in meta.pop("features", None) or [] if f.get("simprints")]
+    # Granular features are text features (the contract; iscc-sdk also has video scenes)
+    features = [f for f in meta.pop("features", None) or [] if f.get("subtype") == "text" and f.get("simprints")]
     if granular and text and semantic:
         features.append(sem.semantic_text_features(text))
     if granular and features:

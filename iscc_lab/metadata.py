@@ -1,5 +1,6 @@
 """Embedded metadata: extract it from media, embed it into a copy (never the original)."""
 
+import logging
 import shutil
 import tempfile
 from pathlib import Path
@@ -12,6 +13,8 @@ from iscc_lab.generate import iscc_file, named_file, sdk
 from iscc_lab.settings import Settings, get_settings
 
 __all__ = ["FIELDS", "MetadataIn", "extract_metadata", "embed_metadata", "validate_metadata"]
+
+log = logging.getLogger(__name__)
 
 FIELDS = ("name", "description", "meta", "identifier", "creator", "license", "acquire", "credit", "rights")  # fmt: skip
 
@@ -66,13 +69,15 @@ def validate_metadata(data) -> dict:
 
 
 def _extract(path: Path) -> dict:
+    """The present fields; {} where the media type has no metadata or it cannot be read."""
     with sdk() as idk:
         try:
             meta = idk.extract_metadata(path)
         except IsccLabError:
             raise
-        except Exception as e:
-            raise Unprocessable(f"Metadata extraction from {path.name} failed: {e}") from None
+        except Exception as e:  # unsupported or unreadable: no metadata to report
+            log.info("no metadata from %s: %s", path.name, e)
+            return {}
     found = meta.dict() if meta is not None else {}
     return {k: found[k] for k in FIELDS if found.get(k) not in (None, "", [])}
 

@@ -1,7 +1,10 @@
 """Shared fixtures: the iscc-samples corpus and the contract's reference values."""
 
-import pytest
 import iscc_samples
+import pytest
+
+# A real Jupyter server over real HTTP for the REST face (jp_fetch, jp_serverapp, ...).
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 # The contract's image example: iscc-samples' demo.bmp uploaded as test-image.jpg.
 IMAGE_EXAMPLE = {

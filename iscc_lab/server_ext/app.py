@@ -10,6 +10,7 @@ from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 
 from jupyter_server.extension.application import ExtensionApp
+from tornado.ioloop import IOLoop
 
 from iscc_lab.errors import Unprocessable
 from iscc_lab.media import run_job
@@ -142,6 +143,10 @@ class IsccLabApp(ExtensionApp):
         self.service = Service(settings)
         self.settings["iscc_lab_service"] = self.service
         self._cleanup_task = None
+        if settings.cleanup_interval > 0:
+            # Scheduled on the server's loop now, run once it turns (also where the server is
+            # embedded without the extension start hook, as in pytest-jupyter).
+            IOLoop.current().add_callback(self._start_cleanup, settings.cleanup_interval)
         self.log.info(
             "iscc-lab: media in %s, %d worker processes, private files %s",
             settings.media_path,
@@ -167,9 +172,9 @@ class IsccLabApp(ExtensionApp):
                 f"{base}api/v1/explain/ISCC:KMDMRJYGHHVRCZ5TM6U4G6D4MXA6LAXC4ZRPOKFU7JBEQXR2BJOS6NA\n",
                 flush=True,
             )
-        interval = self.service.settings.cleanup_interval
-        if interval > 0:
-            self._cleanup_task = asyncio.create_task(self._cleanup_loop(interval))
+
+    def _start_cleanup(self, interval: float):
+        self._cleanup_task = asyncio.ensure_future(self._cleanup_loop(interval))
 
     async def _cleanup_loop(self, interval: float):
         while True:

@@ -22,7 +22,8 @@ from iscc_lab.store import check_filename
 
 HERE = Path(__file__).parent
 MEDIA_ID = r"([a-v0-9]{13})"
-JSON_BODY_LIMIT = 1 << 20  # POST /metadata bodies: the contract's fields fit in far less
+JSON_BODY_LIMIT = 1 << 20
+DRAIN_MIN = 64 << 20  # a refused body is read and discarded up to max(4 x limit, this)  # POST /metadata bodies: the contract's fields fit in far less
 SIMPRINT_OVERHEAD = 1 << 16  # JSON framing around a text of up to max_upload_size bytes
 READ_CHUNK = 1 << 18
 TEXT = "text/plain; charset=UTF-8"
@@ -216,13 +217,16 @@ class StreamingBodyHandler(BaseHandler):
             return
         # Allow the body through tornado (its default cap is below 1 GiB), with room to keep
         # reading and discarding past the limit when the size was not announced.
-        self.request.connection.set_max_body_size(2 * limit)
+        self.request.connection.set_max_body_size(limit + self.drain_limit())
         self.sink = self.open_sink()
+
+    def drain_limit(self) -> int:
+        return max(4 * self.body_limit(), DRAIN_MIN)
 
     def refuse(self, error: BadRequest) -> None:
         headers = self.request.headers
         length = headers.get("Content-Length", "")
-        drainable = length.isdigit() and 0 < int(length) <= 2 * self.body_limit()
+        drainable = length.isdigit() and 0 < int(length) <= self.drain_limit()
         if headers.get("Expect", "").lower() == "100-continue" or not drainable:
             raise ApiError(400, error.message)
         self.refusal = error  # answered after the body has been read
