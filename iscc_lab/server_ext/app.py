@@ -37,7 +37,9 @@ class WorkerPool:
         with self._lock:
             if self._executor is None:
                 self._executor = ProcessPoolExecutor(
-                    self.max_workers, mp_context=multiprocessing.get_context("spawn")
+                    self.max_workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_worker_init,
                 )
             return self._executor
 
@@ -67,6 +69,13 @@ class WorkerPool:
                     "run out of memory on this file). Nothing was stored; the service goes on."
                 ) from None
 
+    def warm(self) -> None:
+        """Start every worker now (the executor spawns them lazily), so that the first requests
+        do not wait for a worker to import iscc-sdk."""
+        pool = self._pool()
+        for _ in range(self.max_workers):
+            pool.submit(os.getpid)
+
     def pids(self) -> list[int]:
         """Process ids of the live workers (for tests and diagnostics)."""
         ex = self._executor
@@ -77,6 +86,17 @@ class WorkerPool:
             ex, self._executor = self._executor, None
         if ex is not None:
             ex.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_init():
+    """Workers yield the CPU to the server's IO loop (and to kernels) when both want it."""
+    try:
+        os.nice(10)
+    except OSError:  # pragma: no cover - not permitted here
+        pass
+    from iscc_lab import tools
+
+    tools.wire()
 
 
 _pools: dict[int, WorkerPool] = {}
@@ -143,6 +163,7 @@ class IsccLabApp(ExtensionApp):
         self.service = Service(settings)
         self.settings["iscc_lab_service"] = self.service
         self._cleanup_task = None
+        IOLoop.current().add_callback(self.service.pool.warm)
         if settings.cleanup_interval > 0:
             # Scheduled on the server's loop now, run once it turns (also where the server is
             # embedded without the extension start hook, as in pytest-jupyter).
