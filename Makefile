@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 test: venv
+	@# the widget test runs JupyterLab in Debian's Chromium (never a downloaded browser)
+	@bash scripts/install-tools.sh chromium fonts-liberation
 	$(PY) -m pytest
 
 serve: venv
