@@ -13,7 +13,7 @@ import math
 import sys
 from collections.abc import Iterable, Mapping
 
-__all__ = ["card", "frame_html", "IsccCard", "FrameView"]
+__all__ = ["FrameView", "IsccCard", "card", "frame_html"]
 
 _UNIT_TYPES = ("meta", "semantic", "content", "data", "instance")
 _CARD_STYLE = (
@@ -63,7 +63,9 @@ def _as_mapping(result) -> dict:
         return dict(result)
     if hasattr(result, "to_dict"):  # a pandas Series: a row of a batch() frame
         return dict(result.to_dict())
-    raise TypeError(f"card() takes an ISCC result (a dict or a frame row), not {type(result).__name__}.")
+    raise TypeError(
+        f"card() takes an ISCC result (a dict or a frame row), not {type(result).__name__}."
+    )
 
 
 def _units(data: dict) -> list[tuple[str, str, str]]:
@@ -103,7 +105,9 @@ class IsccCard:
             if get(key) is not None:
                 facts.append((key, str(get(key))))
         if get("filesize") is not None:
-            facts.append(("filesize", f"{_filesize(get('filesize'))} ({int(get('filesize'))} bytes)"))
+            facts.append(
+                ("filesize", f"{_filesize(get('filesize'))} ({int(get('filesize'))} bytes)")
+            )
         if get("width") is not None and get("height") is not None:
             facts.append(("size", f"{int(get('width'))} × {int(get('height'))} px"))
         if get("duration") is not None:
@@ -144,7 +148,9 @@ class IsccCard:
                 f'<td style="{_TD};{_MONO};word-break:break-all">{_esc(u)}</td></tr>'
                 for t, kind, u in units
             )
-            parts.append(f'<table class="iscc-units" style="border-collapse:collapse">{rows}</table>')
+            parts.append(
+                f'<table class="iscc-units" style="border-collapse:collapse">{rows}</table>'
+            )
         parts.append("</div></div>")
         return "".join(parts)
 
@@ -164,7 +170,9 @@ def card(result) -> IsccCard:
 def _cell(column: str, value) -> str:
     if column == "thumbnail":
         url = _image_url(value)
-        return f'<img src="{_esc(url)}" alt="" style="max-height:64px;max-width:96px"/>' if url else ""
+        return (
+            f'<img src="{_esc(url)}" alt="" style="max-height:64px;max-width:96px"/>' if url else ""
+        )
     if _missing(value):
         return ""
     if isinstance(value, float):

@@ -38,14 +38,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "batch",
-    "explain_frame",
-    "compare",
-    "near_duplicates",
-    "collect_paths",
     "COLUMNS",
-    "UNIT_TYPES",
     "DEFAULT_THRESHOLD",
+    "UNIT_TYPES",
+    "batch",
+    "collect_paths",
+    "compare",
+    "explain_frame",
+    "near_duplicates",
 ]
 
 #: The unit types, in the order of their columns (iscc-core's main types, lower case).
@@ -88,7 +88,7 @@ def _np():
 @lru_cache(maxsize=1)
 def _popcount():
     np = _np()
-    return np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
+    return np.array([i.bit_count() for i in range(256)], dtype=np.uint16)
 
 
 @lru_cache(maxsize=1)
@@ -353,7 +353,9 @@ def _run(
                     if not alone:
                         suspects.append(i)
                         continue
-                    outcome = "The ISCC worker process died on this file (a crash or out of memory)."
+                    outcome = (
+                        "The ISCC worker process died on this file (a crash or out of memory)."
+                    )
                 except Exception as e:  # e.g. a result that could not be sent back
                     outcome = _message(e)
                 else:
@@ -634,7 +636,9 @@ def compare(a, b=None, *, bits: int | None = None) -> pd.DataFrame:
     else:
         vb, lb = _codes(b, "b")
         pb = _parse_all(vb)
-        ia, ib = (g.ravel() for g in np.meshgrid(np.arange(len(va)), np.arange(len(vb)), indexing="ij"))
+        ia, ib = (
+            g.ravel() for g in np.meshgrid(np.arange(len(va)), np.arange(len(vb)), indexing="ij")
+        )
     ia = ia.astype(np.int64)
     ib = ib.astype(np.int64)
     data = {
@@ -744,4 +748,3 @@ def near_duplicates(
             group.append(ids.setdefault(r, len(ids)))
     out["group"] = pd.array(group, dtype="Int64")
     return out
-

@@ -32,6 +32,7 @@ def test_import_stays_light():
     code = (
         "import sys, iscc_lab; "
         "assert not {'pandas', 'tornado', 'ipywidgets'} & set(sys.modules), sys.modules.keys(); "
+        "import iscc_lab.frames; assert 'pandas' not in sys.modules; "
         "iscc_lab.batch; iscc_lab.card; "
         "assert 'pandas' in sys.modules; "
         "assert not {'tornado', 'ipywidgets'} & set(sys.modules)"
@@ -51,7 +52,10 @@ def test_corpus_every_row_has_an_iscc(corpus):
     _, df = corpus
     assert df["error"].isna().all(), df.loc[df["error"].notna(), ["filename", "error"]]
     assert df["iscc"].str.startswith("ISCC:").all()
-    assert df["datahash"].notna().all() and df["metahash"].notna().all()
+    assert df["datahash"].notna().all()
+    # the 2-unit ISCC-SUMs of unsupported media (mobi, sqlite) have no Meta-Code nor metahash
+    assert (df["metahash"].notna() == df["meta"].notna()).all()
+    assert df["meta"].isna().sum() == 2
 
 
 def test_corpus_columns_and_dtypes(corpus):
@@ -78,7 +82,7 @@ def test_corpus_values_match_create_iscc(corpus):
 
 
 def test_corpus_media_kinds(corpus):
-    files, df = corpus
+    _, df = corpus
     by_name = df.set_index(df["path"].map(lambda p: Path(p).parent.name + "/" + Path(p).name))
     video = by_name.loc["video/demo.mp4"]
     assert video["mode"] == "video" and video["duration"] == pytest.approx(60, abs=1)
@@ -173,6 +177,34 @@ def test_granular_features_column():
     assert df.loc[0, "features"][0]["simprints"]
 
 
+def crash_on_crash_txt(path, *args):
+    """A worker job that kills its process for files named crash.txt, as a segfault would."""
+    if path is not None and Path(path).name == "crash.txt":
+        os._exit(1)
+    return frames._work_in_worker(path, *args)
+
+
+def test_a_dying_worker_only_fails_its_file(tmp_path):
+    crash = tmp_path / "crash.txt"
+    crash.write_text("this file kills its worker")
+    files = [iscc_samples.IMAGE / n for n in ("demo.jpg", "demo.png", "demo.gif", "demo.bmp")]
+    files.insert(2, crash)
+    outcomes = {}
+    frames._run(
+        files,
+        workers=2,
+        semantic=None,
+        granular=False,
+        settings=None,
+        on_result=outcomes.__setitem__,
+        work=crash_on_crash_txt,
+    )
+    assert sorted(outcomes) == [0, 1, 2, 3, 4]
+    assert "worker process died" in outcomes[2]
+    assert all(isinstance(outcomes[i], dict) for i in (0, 1, 3, 4))
+    assert multiprocessing.active_children() == []
+
+
 def _children() -> set[int]:
     """Our child processes, leaving out multiprocessing's resource tracker (one per session)."""
     found = set()
@@ -202,7 +234,43 @@ def test_interrupt_leaves_no_workers():
     assert len(seen) == 1
     assert time.monotonic() - started < 30  # it did not run the other 20 videos
     deadline = time.monotonic() + 5
-    while (multiprocessing.active_children() or _children() - before) and time.monotonic() < deadline:
+    while (
+        multiprocessing.active_children() or _children() - before
+    ) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert multiprocessing.active_children() == []
     assert _children() - before == set()
+
+
+def test_sigint_ends_batch_and_workers():
+    """A real interrupt (SIGINT to a process running batch()) ends it with KeyboardInterrupt
+    and takes the worker processes with it."""
+    import signal
+
+    script = (
+        "import iscc_lab, iscc_samples\n"
+        "if __name__ == '__main__':\n"
+        "    iscc_lab.batch(iscc_samples.VIDEO, workers=2, progress=False)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    parent = psutil.Process(proc.pid)
+    workers = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers = [p for p in parent.children() if "spawn_main" in " ".join(p.cmdline())]
+        if len(workers) == 2:
+            break
+        time.sleep(0.1)
+    assert len(workers) == 2, "the pool did not start"
+    time.sleep(2)  # mid-batch: the workers are busy with videos
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    assert b"KeyboardInterrupt" in stderr
+    _, alive = psutil.wait_procs(workers, timeout=5)
+    assert alive == []
