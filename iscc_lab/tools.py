@@ -13,7 +13,8 @@ Two known faults of Debian's fpcalc 1.5.1 are handled here:
   such audio has no features, and gets the Audio-Code of an empty feature list, with its
   duration from ffprobe.
 Debian's ffmpeg 5.1 also fails some Theora frames (iscc-samples' demo.ogv): ffmpeg runs with
-`-max_error_rate 1.0`, so the frames it can decode are used instead of failing the file.
+`-max_error_rate 1.0`, so the frames it can decode are used instead of failing the file, and
+with one decoding thread, so that which frames those are is the same on every run.
 """
 
 import json
@@ -71,7 +72,10 @@ def _fail(name: str, args, proc: subprocess.CompletedProcess):
 
 
 def run_ffmpeg(args):
-    proc = _run([find_tool("ffmpeg"), "-max_error_rate", "1.0", *args])
+    # -threads 1 before the input: frame-threaded decoding of damaged streams is not
+    # deterministic (demo.ogv gave another Video-Code on every run); ISCC work runs one file per
+    # process anyway, and one decoding thread is as fast on such files.
+    proc = _run([find_tool("ffmpeg"), "-max_error_rate", "1.0", "-threads", "1", *args])
     if proc.returncode:
         _fail("ffmpeg", args, proc)
     return proc
@@ -106,7 +110,7 @@ def run_fpcalc(args):
     if b"Empty fingerprint" in proc.stderr:
         # Too short for chromaprint's analysis window: no features to fingerprint.
         result = {"duration": _duration(args[-1]), "fingerprint": []}
-        log.warning("fpcalc found no fingerprint in %s (too short): empty Audio-Code", args[-1])
+        log.info("fpcalc found no fingerprint in %s (too short): empty Audio-Code", args[-1])
         return subprocess.CompletedProcess(proc.args, 0, json.dumps(result).encode(), proc.stderr)
     _fail("fpcalc", args, proc)
 

@@ -115,3 +115,11 @@ def test_missing_tool_is_named(monkeypatch, samples):
     monkeypatch.setenv("ISCC_LAB_FPCALC", "/nonexistent/fpcalc")
     with pytest.raises(ToolMissing, match="fpcalc is not installed"):
         create_iscc(iscc_samples.AUDIO / "demo.mp3")
+
+
+def test_damaged_video_gives_the_same_code_every_time():
+    """demo.ogv has Theora frames Debian's ffmpeg cannot decode: the code must not vary."""
+    import iscc_samples
+
+    codes = {create_iscc(iscc_samples.VIDEO / "demo.ogv")["iscc"] for _ in range(3)}
+    assert len(codes) == 1
