@@ -17,7 +17,7 @@ tools:
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e ".[test,dask]"
 	@# editable installs skip data files: enable the extension in the venv explicitly
 	install -D -m 644 jupyter-config/jupyter_server_config.d/iscc_lab.json \
 		$(VENV)/etc/jupyter/jupyter_server_config.d/iscc_lab.json

@@ -40,6 +40,7 @@ __all__ = [
     "metadata_media",
     # the frame and display verbs, imported on first use (they need pandas): see __getattr__
     "batch",
+    "batch_dask",
     "card",
     "compare",
     "explain_frame",
@@ -48,6 +49,7 @@ __all__ = [
 
 _LAZY = {
     "batch": "iscc_lab.frames",
+    "batch_dask": "iscc_lab.distributed",
     "compare": "iscc_lab.frames",
     "explain_frame": "iscc_lab.frames",
     "near_duplicates": "iscc_lab.frames",

@@ -423,6 +423,7 @@ def batch(
     granular: bool | None = None,
     progress: bool = True,
     settings: Settings | None = None,
+    client=None,
 ) -> pd.DataFrame:
     """The ISCCs of many files as a DataFrame, one row per file, in input order.
 
@@ -435,6 +436,8 @@ def batch(
         frame has no other place for them and they are heavy to move between processes.
     :param progress: show a progress bar (a widget in notebooks, text in terminals).
     :param settings: the settings to use (default: from the environment).
+    :param client: a `dask.distributed.Client`: run on its cluster instead of local processes
+        (see `iscc_lab.distributed`; the result is the same frame).
     :return: columns path, filename, iscc, mode, mediatype, filesize, name, width, height,
         duration, datahash, metahash, one column per unit type present (meta, semantic,
         content, data, instance: the 256-bit unit codes of the result's `units`), thumbnail
@@ -446,6 +449,12 @@ def batch(
     """
     from tqdm.auto import tqdm
 
+    if client is not None:
+        from iscc_lab.distributed import batch_on_client
+
+        return batch_on_client(
+            client, source, semantic=semantic, granular=granular, progress=progress, settings=settings
+        )
     paths, index = collect_paths(source)
     settings = settings or get_settings()
     granular = bool(granular)
