@@ -222,7 +222,10 @@ def _work_in_worker(path, semantic, granular, settings):
     try:
         _busy = True
         try:
-            return _work(path, semantic, granular, settings)
+            from iscc_lab.generate import private_tempdir
+
+            with private_tempdir():
+                return _work(path, semantic, granular, settings)
         finally:
             _busy = False
     except _Terminated:

@@ -11,8 +11,11 @@ call to the next.
 import io
 import os
 import shutil
+import subprocess
 import tempfile
+import re
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +26,7 @@ from iscc_lab.errors import BadRequest, IsccLabError, Unprocessable
 from iscc_lab.settings import Settings, get_settings
 from iscc_lab.store import check_filename
 
-__all__ = ["create_iscc", "iscc_file", "named_file", "sdk", "CONTEXT", "SCHEMA"]
+__all__ = ["create_iscc", "iscc_file", "named_file", "private_tempdir", "sdk", "CONTEXT", "SCHEMA"]
 
 CONTEXT = "http://purl.org/iscc/context/0.8.0.jsonld"
 SCHEMA = "http://purl.org/iscc/schema/0.8.0.json"
@@ -41,13 +44,36 @@ def sdk(**options):
     tools.wire()
     import iscc_sdk as idk
 
-    with _lock:
+    from PIL import Image
+
+    with _lock, warnings.catch_warnings():
+        # Pillow only refuses images over twice ISCC_SDK_IMAGE_MAX_PIXELS and warns between 1x
+        # and 2x: refuse from 1x, as the setting says.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
         saved = idk.sdk_opts
         idk.sdk_opts = saved.override(options)
         try:
             yield idk
         finally:
             idk.sdk_opts = saved
+
+
+@contextmanager
+def private_tempdir():
+    """Point `tempfile` at a folder of its own for one job, and remove it afterwards.
+
+    iscc-sdk leaves temporary folders behind (its embedders return a file inside a fresh
+    folder; its video code makes two per file). For worker processes, which run one job at a
+    time: the whole folder goes when the job ends, whatever the job left in it.
+    """
+    folder = tempfile.mkdtemp(prefix="iscc-lab-job-")
+    saved = tempfile.tempdir
+    tempfile.tempdir = folder
+    try:
+        yield folder
+    finally:
+        tempfile.tempdir = saved
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager
@@ -144,7 +170,7 @@ def iscc_file(path, *, semantic: bool, granular: bool, fallback: bool) -> dict:
         except IsccLabError:
             raise
         except Exception as e:
-            raise Unprocessable(f"ISCC processing of {path.name} failed: {_reason(e)}") from None
+            raise Unprocessable(f"ISCC processing of {path.name} failed: {_reason(e, path)}") from None
     text = meta.pop("text", None)
     # Granular features are text features (the contract; iscc-sdk also has video scenes)
     features = [f for f in meta.pop("features", None) or [] if f.get("subtype") == "text" and f.get("simprints")]
@@ -159,13 +185,22 @@ def iscc_file(path, *, semantic: bool, granular: bool, fallback: bool) -> dict:
     return _order(meta)
 
 
-def _reason(e: Exception) -> str:
+_PATHS = re.compile(r"(?:/[^\s'\"/:]+)+/([^\s'\"/:]+)")
+
+
+def _reason(e: Exception, path: Path) -> str:
+    """Why the work failed, for a user: the tool's last complaint or the exception's text, with
+    no server paths (only file names) and no command lines."""
     stderr = getattr(e, "stderr", None)
-    if stderr:
-        lines = [ln for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
-        if lines:
-            return f"{type(e).__name__}: {lines[-1][:300]}"
-    return f"{type(e).__name__}: {str(e)[:300]}" if str(e) else type(e).__name__
+    lines = [ln for ln in (stderr or b"").decode("utf-8", "replace").splitlines() if ln.strip()]
+    if lines:
+        text = lines[-1]
+    elif isinstance(e, subprocess.CalledProcessError):
+        text = f"{Path(str(e.cmd[0])).name} failed with exit status {e.returncode}"
+    else:
+        text = str(e)
+    text = _PATHS.sub(r"\1", text.replace(str(path.parent) + "/", ""))[:300]
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 def create_iscc(

@@ -1,7 +1,7 @@
 """The verbs on stored media, by media_id. Plain functions of a Store, so that they run as well
 in a worker process (the REST face's pool) as in a notebook."""
 
-from iscc_lab.generate import iscc_file, named_file
+from iscc_lab.generate import iscc_file, named_file, private_tempdir
 from iscc_lab.metadata import _embed, _extract, validate_metadata
 from iscc_lab.settings import Settings, get_settings
 from iscc_lab.store import MediaRecord, Store
@@ -61,7 +61,13 @@ def embed_media(
 
 
 def run_job(job: str, root: str, max_upload_size: int, settings: dict, *args, **kwargs):
-    """Entry point for worker processes: run verb `job` on the store at `root`."""
+    """Entry point for worker processes: run verb `job` on the store at `root` (with a private
+    temporary folder, removed afterwards, so that nothing a job leaves behind accumulates)."""
+    with private_tempdir():
+        return _run_job(job, root, max_upload_size, settings, *args, **kwargs)
+
+
+def _run_job(job: str, root: str, max_upload_size: int, settings: dict, *args, **kwargs):
     store = Store(root, max_upload_size=max_upload_size)
     s = Settings(**settings)
     if job == "iscc":

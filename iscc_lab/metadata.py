@@ -1,5 +1,7 @@
 """Embedded metadata: extract it from media, embed it into a copy (never the original)."""
 
+import base64
+import binascii
 import logging
 import shutil
 import tempfile
@@ -40,8 +42,15 @@ class MetadataIn(BaseModel):
     @field_validator("meta")
     @classmethod
     def _data_url(cls, v):
-        if v is not None and not v.startswith("data:"):
+        if v is None:
+            return v
+        head, comma, data = v.partition(",")
+        if not (v.startswith("data:") and comma and head.endswith(";base64")):
             raise ValueError("meta must be a Data-URL (data:<media type>;base64,...)")
+        try:
+            base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("meta must be a Data-URL with valid base64 data") from None
         return v
 
     @field_validator("acquire", "license")

@@ -33,6 +33,7 @@ def create_simprints(text: str, *, semantic_features: bool | None = None) -> dic
         raise BadRequest("text must be a string.")
     if not text.strip():
         raise BadRequest("text is empty.")
+    _utf8(text)
     result = {"CONTENT_TEXT_V0": feature_entries(content_text_features(text))}
     want = semantic.model_available() if semantic_features is None else semantic_features
     if want:
@@ -49,6 +50,8 @@ def simprints_from_json_file(path, max_bytes: int) -> dict:
             data = json.load(f)
     except (ValueError, UnicodeDecodeError) as e:
         raise BadRequest(f"The request body is not valid JSON: {e}.") from None
+    except RecursionError:
+        raise BadRequest("The request body is nested too deeply.") from None
     if not isinstance(data, dict):
         raise BadRequest('The request body must be a JSON object: {"text": "..."}.')
     unknown = sorted(set(data) - {"text"})
@@ -57,6 +60,13 @@ def simprints_from_json_file(path, max_bytes: int) -> dict:
     if "text" not in data:
         raise BadRequest('Missing field text: send {"text": "..."}.')
     text = data["text"]
-    if isinstance(text, str) and len(text.encode("utf-8")) > max_bytes:
+    if isinstance(text, str) and len(_utf8(text)) > max_bytes:
         raise BadRequest(f"text is larger than the limit of {max_bytes} UTF-8 bytes.")
     return create_simprints(text)
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, e.g. "\ud800" from JSON
+        raise BadRequest("text is not valid Unicode (it contains lone surrogates).") from None

@@ -5,6 +5,7 @@ import atexit
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
@@ -40,6 +41,7 @@ class WorkerPool:
                     self.max_workers,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_worker_init,
+                    initargs=(os.getpid(),),
                 )
             return self._executor
 
@@ -88,12 +90,19 @@ class WorkerPool:
             ex.shutdown(wait=True, cancel_futures=True)
 
 
-def _worker_init():
-    """Workers yield the CPU to the server's IO loop (and to kernels) when both want it."""
+def _worker_init(server_pid: int):
+    """Workers yield the CPU to the server's IO loop (and to kernels) when both want it, and
+    exit when the server is gone (killed: nothing told them to stop)."""
     try:
         os.nice(10)
     except OSError:  # pragma: no cover - not permitted here
         pass
+    def watch():  # the server's pid, not getppid() now: it may have died while we started
+        while os.getppid() == server_pid:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="iscc-lab-parent-watch", daemon=True).start()
     from iscc_lab import tools
 
     tools.wire()

@@ -111,8 +111,10 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
     def check_xsrf_cookie(self):
         # tornado calls this once before prepare() (no user yet: jupyter_server defers it)
         user_known = hasattr(self, "_jupyter_current_user")
-        if user_known and self._jupyter_current_user is None and self.anonymous_allowed:
-            return None
+        if user_known and self._jupyter_current_user is None:
+            if self.anonymous_allowed:
+                return None
+            self.require_user()  # no token and no session: say so, not "_xsrf missing"
         return super().check_xsrf_cookie()
 
     def write_error(self, status_code: int, **kwargs):
@@ -125,6 +127,14 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
             message = self._reason
         self.set_status(status_code)
         self.clear_header("Content-Disposition")
+        if status_code == 405:
+            methods = ("GET", "POST", "DELETE")
+            own = [m for m in methods if getattr(type(self), m.lower()) is not getattr(web.RequestHandler, m.lower())]
+            self.set_header("Allow", ", ".join(own))
+        if getattr(self, "body_unread", False):
+            # refused before the body was read: tornado closes the connection after this
+            # answer; say so, so that keep-alive clients do not reuse it
+            self.set_header("Connection", "close")
         self.finish(message + "\n", set_content_type=TEXT)
 
     def respond(self, data, status: int = 200, location: str | None = None):
@@ -165,6 +175,8 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
             data = json.loads(self.request.body)
         except (ValueError, UnicodeDecodeError) as e:
             raise BadRequest(f"The request body is not valid JSON: {e}.") from None
+        except RecursionError:
+            raise BadRequest("The request body is nested too deeply.") from None
         if not isinstance(data, dict):
             raise BadRequest("The request body must be a JSON object.")
         return data
@@ -181,6 +193,7 @@ class StreamingBodyHandler(BaseHandler):
 
     sink = None
     refusal: BadRequest | None = None
+    body_unread = True  # until the body has been read (or drained) in full
 
     def body_limit(self) -> int:
         return self.service.settings.max_upload_size
@@ -243,6 +256,7 @@ class StreamingBodyHandler(BaseHandler):
 
     async def committed(self):
         """The body, complete: the sink's commit() result (off the IO loop)."""
+        self.body_unread = False
         if self.refusal is not None:
             raise self.refusal
         sink, self.sink = self.sink, None

@@ -218,11 +218,6 @@ def test_cookie_session_needs_the_xsrf_token_for_every_write(server):
 # -- findings ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a POST refused in prepare() of a streaming handler (403: no token or no XSRF) is answered "
-    "without 'Connection: close' and the connection is then dropped: a keep-alive client's next "
-    "request on it fails (bug report in docs/reliability.md)"
-))
 def test_connection_after_a_refused_streaming_post_is_usable_or_announced_closed(server):
     import socket
 
@@ -242,11 +237,6 @@ def test_connection_after_a_refused_streaming_post_is_usable_or_announced_closed
         sock.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a POST without a token is answered \"'_xsrf' argument missing from POST\" (Jupyter's XSRF "
-    "check runs first) instead of the API's 'authentication required (send Authorization: token "
-    "...)' (bug report in docs/reliability.md)"
-))
 @pytest.mark.parametrize("route", ["media", "simprint"])
 def test_post_without_a_token_says_that_a_token_is_needed(server, route):
     name = base64.b64encode(b"a.txt").decode()

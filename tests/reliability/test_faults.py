@@ -160,10 +160,6 @@ def _swallow(fn, *args, **kw):
         fn(*args, **kw)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "worker processes outlive a SIGKILLed server: spawned ProcessPoolExecutor workers hold "
-    "the call queue's write end and wait forever (bug report in docs/reliability.md)"
-))
 def test_workers_exit_when_the_server_is_killed(tmp_path):
     s = serve(tmp_path / "s")  # the server starts its workers at once (pool.warm)
     kids = []

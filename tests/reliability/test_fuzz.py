@@ -136,12 +136,6 @@ def _failure_keys(exc: BaseException) -> list[str]:
 
 def _known_deviation(case, response) -> str | None:
     """Failures that a separate strict-xfail test shows (so the fuzz stays about new ones)."""
-    if (
-        response.status_code == 400
-        and case.method in ("GET", "DELETE")
-        and response.text.startswith("Invalid body:")
-    ):
-        return "undocumented 400 'Invalid body' (tornado parses a form body of a GET/DELETE)"
     return None
 
 
@@ -255,10 +249,6 @@ def test_schema_fuzz_every_operation(fuzz_server):
 # -- what the fuzz found, shown one by one ------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "405 answers carry no Allow header (RFC 9110 section 15.5.6 requires one): tornado's "
-    "default for a method a handler does not define (bug report in docs/reliability.md)"
-))
 @pytest.mark.parametrize("method, path", [("PUT", "iscc"), ("PATCH", "media/0000000000000"), ("POST", "explain/ISCC:AAAA")])
 def test_405_has_an_allow_header(fuzz_server, method, path):
     r = fuzz_server.call(method, path, data=b"x")
@@ -266,11 +256,6 @@ def test_405_has_an_allow_header(fuzz_server, method, path):
     assert "Allow" in r.headers, dict(r.headers)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a GET/DELETE that carries a form Content-Type with a malformed body is answered 400 "
-    "'Invalid body: ...' by tornado before the handler runs; the document lists no 400 for these "
-    "operations (bug report in docs/reliability.md)"
-))
 @pytest.mark.parametrize("method, template, path", [
     ("GET", "/media/{media_id}", "media/0000000000000"),
     ("DELETE", "/media/{media_id}", "media/0000000000000"),

@@ -434,10 +434,6 @@ def test_hostile_media(server, case_id, filename, data, expected, message):
     )
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Pillow only refuses images over 2 x ISCC_SDK_IMAGE_MAX_PIXELS; between 1x and 2x it merely "
-    "warns and iscc-sdk processes them (bug report in docs/reliability.md)"
-))
 def test_image_over_max_pixels_is_refused(server):
     r = server.upload(png_of_size(5000, 4000), "big.png", route="iscc", timeout=300)  # 20 MP > 16 MP
     conforms("POST", "/iscc", r)
@@ -445,10 +441,6 @@ def test_image_over_max_pixels_is_refused(server):
     assert r.status_code == 422, r.status_code
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "422 messages carry the worker's temporary path (and ffprobe's command line): "
-    "generate._reason passes exception text through (bug report in docs/reliability.md)"
-))
 @pytest.mark.parametrize("filename", ["clip.mp4", "book.epub", "photo.png"])
 def test_422_messages_do_not_reveal_server_paths(server, filename):
     r = server.upload(b"\x00not what the name says\x00" * 100, filename, route="iscc")
@@ -588,11 +580,6 @@ def test_metadata_invalid_data_url_is_refused_without_a_copy(server, jpeg_id):
     note("json", "metadata-invalid-data-url", status=r.status_code, message=r.text.strip()[:160], leaked_temp_folders=len(leaked))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "422 instead of the contract's 400: metadata.MetadataIn only checks that meta starts with "
-    "'data:'; the broken Data-URL fails later in the ISCC of the embedded copy (bug report in "
-    "docs/reliability.md)"
-))
 def test_metadata_invalid_data_url_is_400(server, jpeg_id):
     r = server.call("POST", f"metadata/{jpeg_id}", json={"meta": "data:,notbase64!"})
     for p in server.tmp.iterdir():  # the known temporary-folder leak of embedding
@@ -604,30 +591,18 @@ def test_metadata_invalid_data_url_is_400(server, jpeg_id):
 DEEP = b"[" * 100_000 + b"]" * 100_000
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "500: json.load in simprints.simprints_from_json_file raises RecursionError on deeply "
-    "nested JSON, which is not caught (bug report in docs/reliability.md)"
-))
 def test_simprint_deeply_nested_json_is_400(server):
     r = server.call("POST", "simprint", data=DEEP)
     assert server.alive()
     conforms("POST", "/simprint", r)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "500: simprints_from_json_file measures len(text.encode('utf-8')) outside its try; a lone "
-    "surrogate escape (\\ud800) raises UnicodeEncodeError (bug report in docs/reliability.md)"
-))
 def test_simprint_lone_surrogate_is_400(server):
     r = server.call("POST", "simprint", data=b'{"text": "\\ud800 hello"}')
     assert server.alive()
     conforms("POST", "/simprint", r)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "500: BaseHandler.json_body catches ValueError/UnicodeDecodeError but json.loads raises "
-    "RecursionError on deeply nested JSON (bug report in docs/reliability.md)"
-))
 def test_metadata_deeply_nested_json_is_400(server, jpeg_id):
     r = server.call("POST", f"metadata/{jpeg_id}", data=DEEP)
     assert server.alive()

@@ -262,11 +262,6 @@ def _delete_all(server, clients):
     s.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "temporary folders are left in the worker's temp dir by every POST /metadata (iscc-sdk's "
-    "embedders return a file in a fresh mkdtemp folder; metadata._embed moves the file, not the "
-    "folder) and by every video ISCC (iscc-sdk video.py) (bug report in docs/reliability.md)"
-))
 def test_no_temporary_files_are_left_by_any_job(server):
     jpeg = (iscc_samples.IMAGE / "demo.jpg").read_bytes()
     media_id = server.upload(jpeg, "cat.jpg", content_type="image/jpeg").json()["media_id"]
