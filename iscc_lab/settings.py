@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings", "default_media_path"]
@@ -21,8 +21,9 @@ def default_media_path() -> Path:
 class Settings(BaseSettings):
     """Settings of the contract with its defaults.
 
-    Service settings come from `ISCC_WEB_*`, ISCC defaults from `ISCC_SDK_*`; both can also be
-    given as keyword arguments by their field names (`Settings(private_files=False)`).
+    Service settings come from `ISCC_WEB_*`, ISCC defaults from `ISCC_SDK_*` (and no other
+    variables); both can also be given as keyword arguments by their field names
+    (`Settings(private_files=False, fallback=False)`).
     """
 
     model_config = SettingsConfigDict(
@@ -41,17 +42,17 @@ class Settings(BaseSettings):
 
     fallback: bool = Field(
         True,
-        validation_alias=AliasChoices("fallback", "ISCC_SDK_FALLBACK"),
+        validation_alias="ISCC_SDK_FALLBACK",
         description="Unsupported media get a 2-unit ISCC-SUM instead of an error.",
     )
     experimental: bool = Field(
         False,
-        validation_alias=AliasChoices("experimental", "ISCC_SDK_EXPERIMENTAL"),
+        validation_alias="ISCC_SDK_EXPERIMENTAL",
         description="Default of `semantic`: add the experimental Semantic-Code unit.",
     )
     granular: bool = Field(
         True,
-        validation_alias=AliasChoices("granular", "ISCC_SDK_GRANULAR"),
+        validation_alias="ISCC_SDK_GRANULAR",
         description="Default of `granular`: add granular text features.",
     )
 

@@ -191,3 +191,16 @@ def test_verbs_on_stored_media(tmp_path, demo_jpg, demo_bmp):
     assert store.path(jpg.media_id).read_bytes() == demo_jpg.read_bytes()
     assert new.filename == "cat.jpg" and new.content_type == "image/jpeg"
     assert leftovers(store) == []
+
+
+def test_settings_read_only_their_own_variables(monkeypatch):
+    from iscc_lab import Settings
+
+    monkeypatch.setenv("GRANULAR", "false")
+    monkeypatch.setenv("FALLBACK", "false")
+    monkeypatch.setenv("ISCC_SDK_EXPERIMENTAL", "true")
+    monkeypatch.setenv("ISCC_WEB_PRIVATE_FILES", "false")
+    s = Settings()
+    assert s.granular is True and s.fallback is True  # bare names are not ours
+    assert s.experimental is True and s.private_files is False
+    assert Settings(**s.model_dump()) == s and Settings(fallback=False).fallback is False
