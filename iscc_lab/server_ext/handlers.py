@@ -6,6 +6,7 @@ import base64
 import binascii
 import functools
 import json
+import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -407,8 +408,6 @@ class TempBody:
     """A request body received into a temporary file in the store's incoming folder."""
 
     def __init__(self, folder: Path, limit: int):
-        import tempfile
-
         self.limit = limit
         self.size = 0
         fd, name = tempfile.mkstemp(dir=folder, prefix="simprint-", suffix=".json")
