@@ -22,7 +22,7 @@ def iscc_media(
     semantic = settings.experimental if semantic is None else semantic
     granular = settings.granular if granular is None else granular
     record = store.get(media_id)
-    with named_file(store.path(media_id), record.filename) as path:
+    with named_file(store.file(record), record.filename) as path:
         result = iscc_file(path, semantic=semantic, granular=granular, fallback=settings.fallback)
     store.write_result(media_id, "iscc", result)
     return result
@@ -34,7 +34,7 @@ def metadata_media(store: Store, media_id: str) -> dict:
     if cached is not None:
         return cached
     record = store.get(media_id)
-    with named_file(store.path(media_id), record.filename) as path:
+    with named_file(store.file(record), record.filename) as path:
         found = _extract(path)
     store.write_result(media_id, "metadata", found)
     return found
@@ -48,7 +48,7 @@ def embed_media(
     settings = settings or get_settings()
     fields = validate_metadata(metadata)
     record = store.get(media_id)
-    with named_file(store.path(media_id), record.filename) as path:
+    with named_file(store.file(record), record.filename) as path:
         out = path.with_name(".embedded-" + path.name)
         _embed(path, fields, out)
         new = store.put(out, record.filename, record.content_type, owner)
@@ -81,9 +81,4 @@ def _run_job(job: str, root: str, max_upload_size: int, settings: dict, *args, *
         from iscc_lab.simprints import simprints_from_json_file
 
         return simprints_from_json_file(*args)
-    if job == "warmup":
-        from iscc_lab import tools
-
-        tools.wire()
-        return True
     raise ValueError(f"unknown job {job!r}")

@@ -266,17 +266,22 @@ class Store:
         if owner is not None and not hmac.compare_digest(record.owner, owner):
             raise Forbidden("Only the client that uploaded this media may access or change it.")
 
+    def file(self, record: MediaRecord) -> Path:
+        """Path of the stored bytes of a record already in hand (no second read of it)."""
+        return self._dir(record.media_id) / record.disk_name
+
     def path(self, media_id: str) -> Path:
         """Path of the stored bytes."""
-        record = self.get(media_id)
-        return self._dir(media_id) / record.disk_name
+        return self.file(self.get(media_id))
 
-    def open(self, media_id: str) -> BinaryIO:
-        """The stored bytes, opened for streaming. An open file keeps working if deleted."""
+    def open(self, media: "str | MediaRecord") -> BinaryIO:
+        """The stored bytes of a media id or record, opened for streaming. An open file keeps
+        working if the media is deleted meanwhile."""
+        record = media if isinstance(media, MediaRecord) else self.get(media)
         try:
-            return open(self.path(media_id), "rb")
+            return open(self.file(record), "rb")
         except FileNotFoundError:
-            raise NotFound(f"No media with id {media_id} (unknown, deleted or expired).") from None
+            raise NotFound(f"No media with id {record.media_id} (unknown, deleted or expired).") from None
 
     def read_result(self, media_id: str, name: str) -> dict | None:
         """A stored result (`iscc` or `metadata`), or None if not computed."""

@@ -132,15 +132,3 @@ def wire():
             setattr(idk.tools, name, globals()[name])
         _wired = True
 
-
-def tool_versions() -> dict:
-    """First line of each tool's version output, for diagnostics."""
-    out = {}
-    for name, flag in (("ffmpeg", "-version"), ("ffprobe", "-version"), ("fpcalc", "-v")):
-        try:
-            out[name] = _run([find_tool(name), flag]).stdout.decode().splitlines()[0]
-        except (ToolMissing, IndexError) as e:
-            out[name] = str(e)
-    return out
-
-

@@ -360,7 +360,7 @@ class MediaHandler(BaseHandler):
     @api
     async def get(self, media_id):
         record = self.owned_record(media_id)
-        with self.service.store.open(media_id) as f:
+        with self.service.store.open(record) as f:
             self.set_header("Content-Length", str(record.size))
             self.set_header("Content-Disposition", content_disposition(record.filename))
             self.set_header("Content-Type", record.content_type)
