@@ -15,6 +15,7 @@ see half-written media. Results are written to a temporary file and renamed. Del
 the folder away first, so a media disappears at once and whole.
 """
 
+import errno
 import hashlib
 import hmac
 import io
@@ -53,8 +54,17 @@ _INCOMING, _TRASH, _SALT = ".incoming", ".trash", ".salt"
 
 
 def new_media_id() -> str:
-    """A new media_id: iscc-core's Flake (time-ordered, unique), 13 chars of [a-v0-9]."""
-    return ic.Flake().string.lower()
+    """A new media_id: iscc-core's Flake (time-ordered), 13 chars of [a-v0-9].
+
+    A 64-bit Flake holds a 16-bit counter per millisecond that starts at a random value, and
+    iscc-core raises OverflowError when it runs past the top (a burst of ids in one
+    millisecond): then the next millisecond is used.
+    """
+    while True:
+        try:
+            return ic.Flake().string.lower()
+        except OverflowError:
+            time.sleep(0.001)
 
 
 def check_media_id(media_id) -> str:
@@ -163,18 +173,27 @@ class Upload:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        record = MediaRecord(
-            media_id=self.media_id,
-            filename=self.filename,
-            disk_name=self._disk_name,
-            content_type=self.content_type,
-            size=self.size,
-            owner=self.owner,
-            created=time.time(),
-            sha256=self._sha.hexdigest(),
-        )
-        _write_json(self._dir / "record.json", record.to_dict())
-        os.rename(self._dir, self.store.root / self.media_id)
+        while True:
+            record = MediaRecord(
+                media_id=self.media_id,
+                filename=self.filename,
+                disk_name=self._disk_name,
+                content_type=self.content_type,
+                size=self.size,
+                owner=self.owner,
+                created=time.time(),
+                sha256=self._sha.hexdigest(),
+            )
+            _write_json(self._dir / "record.json", record.to_dict())
+            try:
+                os.rename(self._dir, self.store.root / self.media_id)
+                break
+            except OSError as e:
+                # Flakes made in another process (a worker embedding metadata) in the same
+                # millisecond can coincide: never overwrite, take a new id.
+                if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+                self.media_id = new_media_id()
         self.done = True
         return record
 

@@ -204,3 +204,23 @@ def test_settings_read_only_their_own_variables(monkeypatch):
     assert s.granular is True and s.fallback is True  # bare names are not ours
     assert s.experimental is True and s.private_files is False
     assert Settings(**s.model_dump()) == s and Settings(fallback=False).fallback is False
+
+
+def test_a_burst_of_ids_in_one_millisecond_never_fails():
+    """iscc-core's Flake counter overflows in bursts (it failed most runs of 1000 before)."""
+    ids = [new_media_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+
+
+def test_an_id_taken_meanwhile_is_never_overwritten(store, monkeypatch):
+    import iscc_lab.store as store_module
+
+    first = store.put(b"first", "first.bin")
+    fresh = iter([first.media_id, new_media_id()])  # the next upload's id coincides with first
+    monkeypatch.setattr(store_module, "new_media_id", lambda: next(fresh))
+    second = store.put(b"second", "second.bin")
+    assert second.media_id != first.media_id
+    assert store.open(first.media_id).read() == b"first"
+    assert store.open(second.media_id).read() == b"second"
+    assert store.get(second.media_id).media_id == second.media_id
+    assert leftovers(store) == []
