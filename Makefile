@@ -3,25 +3,27 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.iscc-lab-installed
+BOOT   ?= .bootstrap
+UV_VERSION ?= 0.13.9
 PORT   ?= 8000
 ARGS   ?=
 
-.PHONY: venv tools test serve bench clean
+.PHONY: venv tools test serve bench lock clean
 
-venv: tools $(STAMP)
+# exactly the versions in uv.lock (all extras), installed by uv from PyPI
+venv: tools
+	@PYTHON=$(PYTHON) VENV=$(VENV) BOOT=$(BOOT) UV_VERSION=$(UV_VERSION) bash scripts/venv.sh
+	@# editable installs skip data files: enable the extension in the venv explicitly
+	@install -D -m 644 jupyter-config/jupyter_server_config.d/iscc_lab.json \
+		$(VENV)/etc/jupyter/jupyter_server_config.d/iscc_lab.json
 
 tools:
 	@bash scripts/install-tools.sh
 
-$(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test,dask]"
-	@# editable installs skip data files: enable the extension in the venv explicitly
-	install -D -m 644 jupyter-config/jupyter_server_config.d/iscc_lab.json \
-		$(VENV)/etc/jupyter/jupyter_server_config.d/iscc_lab.json
-	@touch $(STAMP)
+# refresh uv.lock from the ranges in pyproject.toml; then `make test` shows whether they pass
+lock:
+	@PYTHON=$(PYTHON) VENV=$(VENV) BOOT=$(BOOT) UV_VERSION=$(UV_VERSION) bash scripts/venv.sh --boot-only
+	$(BOOT)/bin/uv lock --upgrade --python $(PYTHON)
 
 test: venv
 	@# the widget test runs JupyterLab in Debian's Chromium (never a downloaded browser)
@@ -35,4 +37,4 @@ bench: venv
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(BOOT) build *.egg-info .pytest_cache
