@@ -6,6 +6,7 @@ state of iscc-sdk: per-call options are applied where the work runs (see `genera
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_dir
 from pydantic import Field
@@ -54,6 +55,24 @@ class Settings(BaseSettings):
         True,
         validation_alias="ISCC_SDK_GRANULAR",
         description="Default of `granular`: add granular text features.",
+    )
+
+    # Content Credentials: the signer of iscc-lab's C2PA manifests (ISCC_LAB_SIGN_*).
+    sign_cert: Path | None = Field(
+        None,
+        validation_alias="ISCC_LAB_SIGN_CERT",
+        description="PEM file: the signing certificate, then its chain (not the root).",
+    )
+    sign_key: Path | None = Field(
+        None, validation_alias="ISCC_LAB_SIGN_KEY", description="PEM file: the private key."
+    )
+    sign_alg: Literal["es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519"] = Field(
+        "es256", validation_alias="ISCC_LAB_SIGN_ALG", description="The signature algorithm."
+    )
+    sign_tsa_url: str | None = Field(
+        None,
+        validation_alias="ISCC_LAB_SIGN_TSA_URL",
+        description="An RFC 3161 time-stamp authority (none by default: nothing is fetched).",
     )
 
 
