@@ -1,4 +1,5 @@
-"""HTML for notebooks: a card for one ISCC result, and a frame view with thumbnails.
+"""HTML for notebooks: a card for one ISCC result, a frame view with thumbnails, and the small
+HTML and size helpers the widgets use too (one set for both faces).
 
 Opt-in views: `create_iscc` keeps returning a plain dict and `batch()` a plain DataFrame;
 `card(result)` and `frame_html(df)` (or `df.iscc.html()`) wrap them in objects that Jupyter
@@ -13,7 +14,18 @@ import math
 import sys
 from collections.abc import Iterable, Mapping
 
-__all__ = ["FrameView", "IsccCard", "card", "frame_html"]
+__all__ = [
+    "FrameView",
+    "IsccCard",
+    "card",
+    "error_box",
+    "esc",
+    "frame_html",
+    "human_size",
+    "limit_size",
+    "table",
+    "widget_view",
+]
 
 _UNIT_TYPES = ("meta", "semantic", "content", "data", "instance")
 _CARD_STYLE = (
@@ -33,7 +45,8 @@ def _missing(value) -> bool:
     return pd is not None and (value is pd.NA or value is pd.NaT)
 
 
-def _esc(value) -> str:
+def esc(value) -> str:
+    """`value` as text for HTML (attributes included)."""
     return html.escape(str(value), quote=True)
 
 
@@ -44,13 +57,60 @@ def _image_url(value) -> str | None:
     return None
 
 
-def _filesize(n) -> str:
-    n = int(n)
+def human_size(n) -> str:
+    """`n` bytes for people, in decimal units as the cards show them: 35.4 KB, 209.7 MB."""
+    value = int(n)
     for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)  # pragma: no cover
+        if value < 1000 or unit == "TB":
+            return f"{value} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} bytes"  # pragma: no cover
+
+
+def limit_size(n) -> str:
+    """A limit for people: binary units where exact (8 MiB, 1 GiB), else as `human_size`."""
+    n = int(n)
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return human_size(n)
+
+
+def error_box(messages: Iterable[str]) -> str:
+    """A red box listing `messages` (escaped)."""
+    items = "".join(f"<li>{esc(m)}</li>" for m in messages)
+    return (
+        '<div class="iscc-errors" style="border:1px solid #cf222e;background:#ffebe9;color:#82071e;'
+        "border-radius:6px;padding:6px 10px;margin:6px 0;font-family:system-ui,sans-serif;"
+        f'font-size:13px"><ul style="margin:0;padding-left:18px">{items}</ul></div>'
+    )
+
+
+def widget_view(content: str) -> str:
+    """`content` for a widget's HTML view (whose line height is made for one-line labels)."""
+    return f'<div class="iscc-view" style="line-height:1.45">{content}</div>' if content else ""
+
+
+def table(columns: list[str], rows: Iterable[list], mono: tuple = (), head: bool = True) -> str:
+    """A plain HTML table of `rows` (all cells escaped); columns named in `mono` in monospace;
+    `head=False` hides the header row."""
+    cell = "text-align:left;vertical-align:top;padding:2px 8px"
+    mono_cell = f"{cell};{_MONO};word-break:break-all"
+    heads = "".join(f'<th style="text-align:left;padding:2px 8px">{esc(c)}</th>' for c in columns)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td style="{mono_cell if col in mono else cell}">{esc(value)}</td>'
+            for col, value in zip(columns, row, strict=True)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    thead = "<thead>" if head else '<thead style="display:none">'
+    return (
+        '<table class="iscc-table" style="border-collapse:collapse;font-size:13px">'
+        f"{thead}<tr>{heads}</tr></thead><tbody>{body}</tbody></table>"
+    )
 
 
 def _number(value) -> str:
@@ -83,7 +143,7 @@ def _units(data: dict) -> list[tuple[str, str, str]]:
             sub = parts[1].lower()
             kind = f"{c.length} bits" if sub == "none" else f"{sub} · {c.length} bits"
             out.append((parts[0].lower(), kind, str(unit)))
-        except Exception:
+        except Exception:  # noqa: BLE001 - not a code iscc-core reads: shown as it is
             out.append(("?", "", str(unit)))
     return out
 
@@ -106,7 +166,7 @@ class IsccCard:
                 facts.append((key, str(get(key))))
         if get("filesize") is not None:
             facts.append(
-                ("filesize", f"{_filesize(get('filesize'))} ({int(get('filesize'))} bytes)")
+                ("filesize", f"{human_size(get('filesize'))} ({int(get('filesize'))} bytes)")
             )
         if get("width") is not None and get("height") is not None:
             facts.append(("size", f"{int(get('width'))} × {int(get('height'))} px"))
@@ -122,20 +182,20 @@ class IsccCard:
         url = _image_url(get("thumbnail"))
         if url:
             parts.append(
-                f'<img src="{_esc(url)}" alt="thumbnail" '
+                f'<img src="{esc(url)}" alt="thumbnail" '
                 'style="max-width:160px;max-height:160px;object-fit:contain;flex:none"/>'
             )
         parts.append('<div style="min-width:0">')
         title = get("name") or get("filename") or "ISCC"
-        parts.append(f'<div style="font-weight:600;font-size:15px">{_esc(title)}</div>')
+        parts.append(f'<div style="font-weight:600;font-size:15px">{esc(title)}</div>')
         if get("iscc"):
             parts.append(
                 f'<div style="{_MONO};margin:4px 0 8px;word-break:break-all">'
-                f"{_esc(get('iscc'))}</div>"
+                f"{esc(get('iscc'))}</div>"
             )
         rows = "".join(
-            f'<tr><th style="{_TD};color:#57606a;font-weight:500">{_esc(k)}</th>'
-            f'<td style="{_TD}">{_esc(v)}</td></tr>'
+            f'<tr><th style="{_TD};color:#57606a;font-weight:500">{esc(k)}</th>'
+            f'<td style="{_TD}">{esc(v)}</td></tr>'
             for k, v in self._facts()
             if k != "name" or v != title  # the title already shows it
         )
@@ -143,9 +203,9 @@ class IsccCard:
         units = _units(self.result)
         if units:
             rows = "".join(
-                f'<tr><td style="{_TD};font-weight:500">{_esc(t)}</td>'
-                f'<td style="{_TD};color:#57606a;white-space:nowrap">{_esc(kind)}</td>'
-                f'<td style="{_TD};{_MONO};word-break:break-all">{_esc(u)}</td></tr>'
+                f'<tr><td style="{_TD};font-weight:500">{esc(t)}</td>'
+                f'<td style="{_TD};color:#57606a;white-space:nowrap">{esc(kind)}</td>'
+                f'<td style="{_TD};{_MONO};word-break:break-all">{esc(u)}</td></tr>'
                 for t, kind, u in units
             )
             parts.append(
@@ -171,13 +231,13 @@ def _cell(column: str, value) -> str:
     if column == "thumbnail":
         url = _image_url(value)
         return (
-            f'<img src="{_esc(url)}" alt="" style="max-height:64px;max-width:96px"/>' if url else ""
+            f'<img src="{esc(url)}" alt="" style="max-height:64px;max-width:96px"/>' if url else ""
         )
     if _missing(value):
         return ""
     if isinstance(value, float):
-        return _esc(_number(value))
-    return _esc(value)
+        return esc(_number(value))
+    return esc(value)
 
 
 class FrameView:
@@ -195,11 +255,15 @@ class FrameView:
 
     def _repr_html_(self) -> str:
         shown = self.df.iloc[: self.max_rows]
-        head = "".join(f"<th>{_esc(c)}</th>" for c in ["", *self.columns])
+        head = "".join(f"<th>{esc(c)}</th>" for c in ["", *self.columns])
         body = []
-        for label, row in zip(shown.index, shown[self.columns].itertuples(index=False, name=None)):
-            cells = "".join(f"<td>{_cell(c, v)}</td>" for c, v in zip(self.columns, row))
-            body.append(f"<tr><th>{_esc(label)}</th>{cells}</tr>")
+        for label, row in zip(
+            shown.index, shown[self.columns].itertuples(index=False, name=None), strict=True
+        ):
+            cells = "".join(
+                f"<td>{_cell(c, v)}</td>" for c, v in zip(self.columns, row, strict=True)
+            )
+            body.append(f"<tr><th>{esc(label)}</th>{cells}</tr>")
         more = len(self.df) - len(shown)
         foot = f"<p>… {more} more rows</p>" if more > 0 else ""
         return (

@@ -1,6 +1,8 @@
 """UploadWidget without a browser: its state is driven with the messages the front end sends
 (`UploadWidget.handle` is what `model.send` in the browser reaches)."""
 
+from pathlib import Path
+
 import iscc_samples
 import pandas as pd
 import pytest
@@ -8,7 +10,6 @@ import pytest
 from iscc_lab import create_iscc
 from iscc_lab.settings import get_settings
 from iscc_lab.widgets import (
-    _UPLOAD_ESM,
     KERNEL_LIMIT,
     PROBE_CODE,
     UploadWidget,
@@ -18,8 +19,10 @@ from iscc_lab.widgets import (
     results_frame,
     upload_limit_message,
 )
+from iscc_lab.widgets.upload import CSS, ESM
 
 DEMO = iscc_samples.IMAGE / "demo.jpg"
+ESM_TEXT = ESM.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +72,25 @@ class Sent(list):
         self.append(content)
 
 
+def invoke(widget, name: str, msg, buffers=None, request_id="r-1"):
+    """What the front end's `experimental.invoke(name, msg, {buffers})` does: a command message
+    through the widget's comm; returns the answer anywidget sent back."""
+    sent = len(widget.front.send)
+    content = {"id": request_id, "kind": "anywidget-command", "name": name, "msg": msg}
+    widget.front._handle_custom_msg(content, buffers or [])
+    answers = widget.front.send[sent:]
+    assert len(answers) == 1, answers
+    assert answers[0]["id"] == request_id
+    assert answers[0]["kind"] == "anywidget-command-response"
+    return answers[0]["response"]
+
+
+def kernel_upload(widget, request_id, filename, size, buffers, mediatype=""):
+    """The front end's kernel fallback for one file (its bytes as the one buffer)."""
+    msg = {"filename": filename, "size": size, "mediatype": mediatype}
+    return invoke(widget, "_kernel_upload", msg, buffers, request_id)
+
+
 @pytest.fixture()
 def widget():
     w = UploadWidget()
@@ -96,8 +118,57 @@ def test_settings_and_options_reach_the_front_end(monkeypatch):
         monkeypatch.delenv("ISCC_WEB_MAX_UPLOAD_SIZE")
         get_settings.cache_clear()
     # the browser probes with the contract's example code
-    assert PROBE_CODE in _UPLOAD_ESM
-    assert "api/v1/" in _UPLOAD_ESM and "X-Upload-Filename" in _UPLOAD_ESM
+    assert w.front.probe_code == PROBE_CODE
+    assert 'model.get("probe_code")' in ESM_TEXT
+    assert "api/v1/" in ESM_TEXT and "X-Upload-Filename" in ESM_TEXT
+    # its mode lines, with the limits, come from Python
+    assert w.front.texts["server"] == (
+        "Files go straight to the iscc-lab server extension, up to 1 GiB each."
+    )
+    assert "files up to 8 MiB go through the kernel connection" in w.front.texts["kernel"]
+    assert "{answer}" in w.front.texts["kernel"]
+
+
+def test_front_end_is_real_files_in_the_package():
+    """The JavaScript and CSS are files beside the module, loaded by anywidget as paths, and
+    they repeat no size formatting or limit message of Python's."""
+    import iscc_lab.widgets.upload as upload
+
+    assert ESM.parent.name == "static" and ESM.parent.parent == Path(upload.__file__).parent
+    assert ESM.suffix == ".js" and CSS.suffix == ".css" and CSS.is_file()
+    state = UploadWidget().front.get_state()
+    assert state["_esm"] == ESM_TEXT and state["_css"] == CSS.read_text(encoding="utf-8")
+    assert "export default { render }" in ESM_TEXT
+    for repeated in ("humanSize", "limitSize", "toFixed", "ISCC_WEB_MAX_UPLOAD_SIZE", "MiB", "KB"):
+        assert repeated not in ESM_TEXT, repeated
+
+
+def test_describe_gives_sizes_and_refusals(widget):
+    """The `_describe` request: each picked file's size text and, if it may not be sent, why;
+    the same texts as `upload_limit_message` and `kernel_limit_message`."""
+    files = [
+        {"name": "demo.jpg", "size": 35393},
+        {"name": "huge.iso", "size": 2_000_000_000},
+        {"name": "nine.bin", "size": 9 * 1024 * 1024},
+        {"name": "empty.txt", "size": 0},
+    ]
+    server = invoke(widget, "_describe", {"server": True, "files": files})
+    assert server == [
+        {"size": "35.4 KB", "refusal": None},
+        {"size": "2.0 GB", "refusal": upload_limit_message("huge.iso", 2_000_000_000, 1 << 30)},
+        {"size": "9.4 MB", "refusal": None},
+        {"size": "0 bytes", "refusal": "empty.txt is empty; there is nothing to upload."},
+    ]
+    kernel = invoke(widget, "_describe", {"server": False, "files": files}, request_id="r-2")
+    assert [k["refusal"] for k in kernel] == [
+        None,
+        kernel_limit_message("huge.iso", 2_000_000_000),
+        kernel_limit_message("nine.bin", 9 * 1024 * 1024),
+        "empty.txt is empty; there is nothing to upload.",
+    ]
+    # a malformed request is answered, never raised: the browser waits for the answer
+    assert invoke(widget, "_describe", {"files": "nonsense"}, request_id="r-3") == []
+    assert widget.errors == []  # describing records nothing: the browser reports refusals
 
 
 def test_mode_message(widget):
@@ -220,14 +291,7 @@ def test_kernel_fallback_creates_the_real_iscc(widget, demo_result):
     seen = []
     widget.on_result(seen.append)
     widget.handle({"type": "mode", "server": False, "status": 404})
-    content = {
-        "type": "kernel-upload",
-        "id": "v1-1",
-        "filename": "demo.jpg",
-        "size": len(data),
-        "mediatype": "image/jpeg",
-    }
-    widget.handle(content, [memoryview(data)])
+    answer = kernel_upload(widget, "v1-1", "demo.jpg", len(data), [memoryview(data)], "image/jpeg")
 
     assert widget.errors == []
     assert len(widget.results) == 1
@@ -239,9 +303,7 @@ def test_kernel_fallback_creates_the_real_iscc(widget, demo_result):
     )
     assert result["filename"] == "demo.jpg" and result["filesize"] == len(data)
     assert seen == [result]
-    assert widget.front.send == [
-        {"type": "kernel-result", "id": "v1-1", "iscc": demo_result["iscc"]}
-    ]
+    assert answer == {"type": "kernel-result", "iscc": demo_result["iscc"]}
     assert widget.frame.iloc[0]["via"] == "kernel"
     assert demo_result["iscc"] in widget.result_view.value
 
@@ -250,26 +312,18 @@ def test_kernel_fallback_passes_options(demo_result):
     w = UploadWidget(granular=False)
     w.front.send = Sent()
     text = "A short text about files. " * 40
-    w.handle(
-        {"type": "kernel-upload", "id": "v1-2", "filename": "t.txt", "size": len(text)},
-        [text.encode()],
-    )
+    kernel_upload(w, "v1-2", "t.txt", len(text), [text.encode()])
     assert w.results[0]["mode"] == "text"
     assert "features" not in w.results[0]
     w2 = UploadWidget(granular=True)
     w2.front.send = Sent()
-    w2.handle(
-        {"type": "kernel-upload", "id": "v1-3", "filename": "t.txt", "size": len(text)},
-        [text.encode()],
-    )
+    kernel_upload(w2, "v1-3", "t.txt", len(text), [text.encode()])
     assert w2.results[0]["features"]
 
 
 def test_kernel_fallback_refuses_oversize(widget):
     size = KERNEL_LIMIT + 1
-    widget.handle(
-        {"type": "kernel-upload", "id": "v1-9", "filename": "big.bin", "size": size}, [bytes(size)]
-    )
+    answer = kernel_upload(widget, "v1-9", "big.bin", size, [bytes(size)])
     assert widget.results == []
     expected = kernel_limit_message("big.bin", size)
     assert widget.errors == [
@@ -279,23 +333,31 @@ def test_kernel_fallback_refuses_oversize(widget):
         "big.bin (8.4 MB) is larger than 8 MiB, the limit for files sent through the kernel"
     )
     assert "jupyter server extension enable iscc_lab.server_ext" in expected
-    assert widget.front.send == [{"type": "kernel-error", "id": "v1-9", "message": expected}]
+    assert answer == {"type": "kernel-error", "message": expected}
     assert "larger than 8 MiB" in widget.error_view.value
-    # the browser says the same (its refusal comes before any byte is sent)
-    assert "the limit for files sent through the " in _UPLOAD_ESM
-    assert "kernel connection (Jupyter's websocket drops messages over about 10 MiB)" in _UPLOAD_ESM
+    # the browser says the same (its refusal comes before any byte is sent): Python's text
+    described = invoke(
+        widget,
+        "_describe",
+        {"server": False, "files": [{"name": "big.bin", "size": size}]},
+        request_id="d",
+    )
+    assert described == [{"size": "8.4 MB", "refusal": expected}]
 
 
 def test_kernel_fallback_errors(widget):
-    widget.handle({"type": "kernel-upload", "id": "a", "filename": "none.bin", "size": 3}, [])
-    widget.handle({"type": "kernel-upload", "id": "b", "filename": "empty.bin", "size": 0}, [b""])
-    widget.handle({"type": "kernel-upload", "id": "c", "filename": "a/b.bin", "size": 3}, [b"abc"])
+    answers = [
+        kernel_upload(widget, "a", "none.bin", 3, []),
+        kernel_upload(widget, "b", "empty.bin", 0, [b""]),
+        kernel_upload(widget, "c", "a/b.bin", 3, [b"abc"]),
+    ]
     assert widget.results == []
     messages = [e["message"] for e in widget.errors]
     assert "no bytes arrived" in messages[0]
     assert messages[1] == "empty.bin is empty."
     assert "plain file name" in messages[2]
-    assert [m["type"] for m in widget.front.send] == ["kernel-error"] * 3
+    assert [a["type"] for a in answers] == ["kernel-error"] * 3
+    assert [a["message"] for a in answers] == messages
     assert [m["id"] for m in widget.front.send] == ["a", "b", "c"]
 
 
