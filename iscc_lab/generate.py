@@ -23,6 +23,7 @@ from pathlib import Path
 from iscc_lab import semantic as sem
 from iscc_lab import tools
 from iscc_lab.errors import BadRequest, IsccLabError, Unprocessable
+from iscc_lab.provenance.credentials import read_c2pa
 from iscc_lab.settings import Settings, get_settings
 from iscc_lab.store import check_filename
 
@@ -180,6 +181,9 @@ def iscc_file(path, *, semantic: bool, granular: bool, fallback: bool) -> dict:
         meta["features"] = features
     for key in _VOLATILE:
         meta.pop(key, None)
+    credentials = read_c2pa(path)  # Content Credentials, if the file carries a manifest
+    if credentials is not None:
+        meta["c2pa"] = credentials
     meta.setdefault("@context", CONTEXT)
     meta.setdefault("$schema", SCHEMA)
     return _order(meta)

@@ -1,0 +1,47 @@
+"""Content Credentials: ISCC soft bindings (`io.iscc.v0`), reading and signing C2PA manifests,
+and the manifest repository behind the Soft Binding Resolution API.
+
+    binding.py      the soft binding of a file, decoding and scoring bindings
+    credentials.py  reading manifest stores (c2pa-python, offline): the `c2pa` result field
+    signing.py      the signer from settings, the manifest definition, signing a file
+    repository.py   the manifest repository (SQLite) and matching by binding
+    verbs.py        sign / sign_media / soft_binding_media, and their worker-process jobs
+
+The names below are imported on first use, so that the core (generate.py reads manifests
+through `credentials`) imports no more than it needs, and c2pa-python only when used.
+"""
+
+from importlib import import_module
+
+__all__ = [
+    "ALG",
+    "MIN_SCORE",
+    "ManifestRepository",
+    "decode_value",
+    "read_c2pa",
+    "sign",
+    "sign_media",
+    "soft_binding",
+    "soft_binding_media",
+]
+
+_WHERE = {
+    "ALG": "binding",
+    "decode_value": "binding",
+    "soft_binding": "binding",
+    "read_c2pa": "credentials",
+    "MIN_SCORE": "repository",
+    "ManifestRepository": "repository",
+    "sign": "verbs",
+    "sign_media": "verbs",
+    "soft_binding_media": "verbs",
+}
+
+
+def __getattr__(name):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
