@@ -27,7 +27,7 @@ lock:
 
 test: venv
 	@# the widget test runs JupyterLab in Debian's Chromium (never a downloaded browser)
-	@bash scripts/install-tools.sh chromium fonts-liberation
+	@bash scripts/install-tools.sh chromium fonts-liberation fonts-noto-cjk
 	$(PY) -m pytest
 
 serve: venv

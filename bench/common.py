@@ -22,8 +22,29 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}"
 
 
+VERSIONED = ("iscc-sdk", "iscc-lib", "iscc-core", "iscc-sct", "c2pa-python", "numpy", "pandas")
+
+
+def versions() -> str:
+    """The versions a figure was measured on: the key packages and the lock they came from."""
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = []
+    for name in VERSIONED:
+        try:
+            parts.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            pass
+    lock = HERE.parent / "uv.lock"
+    if lock.exists():
+        parts.append(f"uv.lock {hashlib.sha256(lock.read_bytes()).hexdigest()[:12]}")
+    return ", ".join(parts)
+
+
 def stamp() -> str:
-    return f"{datetime.date.today().isoformat()}, {machine()}"
+    """Date, machine and versions, for the head of a RESULTS.md section."""
+    return f"{datetime.date.today().isoformat()}, {machine()}; {versions()}"
 
 
 def write_section(title: str, text: str) -> None:
