@@ -33,4 +33,6 @@ if ! "$UV" sync --locked --all-extras --python "$PYTHON" 2>"$log"; then
   fi
   exit 1
 fi
-grep -v '^\(Resolved\|Audited\|Checked\)' "$log" >&2 || true
+# one line instead of uv's list of every package it installed
+summary=$(grep -E '^(Installed|Uninstalled) [0-9]+ package' "$log" | tr '\n' ' ' || true)
+[ -z "$summary" ] || echo "$VENV: ${summary% }, as uv.lock says"
