@@ -8,6 +8,7 @@ for the duration of the call (`sdk()`), under a lock, and restored after: nothin
 call to the next.
 """
 
+import contextlib
 import io
 import os
 import shutil
@@ -126,19 +127,17 @@ def _order(meta: dict) -> dict:
     return first | middle | last
 
 
-def _check_semantic(idk, path: Path) -> None:
-    """Fail clearly where the semantic unit is asked for and cannot be made."""
+def _semantic_units(idk, path: Path, semantic: bool):
+    """Where a Semantic-Code unit is asked for: fail clearly if it cannot be made (package or
+    model missing; nothing is downloaded), else make it UNIT_BITS long like the others."""
     try:
         _, mode = idk.mediatype_and_mode(path)
     except Exception:  # unsupported media: no semantic unit to make
-        return
-    if mode == "text":
-        sem.require_model()
-    elif mode == "image" and not idk.is_installed("iscc_sci"):
-        raise Unprocessable(
-            "Semantic-Code Image needs the iscc-sci package, which is not installed "
-            "(pip install iscc-sci; its model must be provided like iscc-sct's)."
-        )
+        mode = None
+    if not semantic or mode not in ("text", "image"):
+        return contextlib.nullcontext()
+    sem.require(mode)
+    return sem.unit_bits(mode, UNIT_BITS)
 
 
 def iscc_file(path, *, semantic: bool, granular: bool, fallback: bool) -> dict:
@@ -159,10 +158,9 @@ def iscc_file(path, *, semantic: bool, granular: bool, fallback: bool) -> dict:
         wide=True,  # the contract's fallback: a wide 2-unit ISCC-SUM
         text_keep=keep_text,
     ) as idk:
-        if semantic:
-            _check_semantic(idk, path)
         try:
-            meta = idk.code_iscc(path).dict()
+            with _semantic_units(idk, path, semantic):
+                meta = idk.code_iscc(path).dict()
         except idk.IsccUnsupportedMediatype as e:
             raise Unprocessable(
                 f"{path.name}: unsupported media type ({e}). With ISCC_SDK_FALLBACK=true such "

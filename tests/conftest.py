@@ -68,3 +68,37 @@ def store(tmp_path):
     from iscc_lab.store import Store
 
     return Store(tmp_path / "media", max_upload_size=1000)
+
+
+@pytest.fixture(scope="session")
+def semantic_model_files(tmp_path_factory):
+    """Tiny ONNX models of iscc-sct's and iscc-sci's shapes (tests/semantic/models.py), in
+    folders of their own: `.text` and `.image` are the model files."""
+    from types import SimpleNamespace
+
+    from iscc_lab import semantic
+    from tests.semantic.models import build_image_model, build_text_model
+
+    root = tmp_path_factory.mktemp("semantic-models")
+    text = build_text_model(root / "sct" / semantic.model_path("text").name)
+    image = build_image_model(root / "sci" / semantic.model_path("image").name)
+    return SimpleNamespace(text=text, image=image)
+
+
+@pytest.fixture
+def semantic_model(semantic_model_files, monkeypatch):
+    """The test-made models where iscc-lab looks (ISCC_SCT_MODEL_DIR, ISCC_SCI_MODEL_DIR), for
+    this process and the worker processes it starts from now on (a server started after this
+    fixture, batch()'s pool)."""
+    monkeypatch.setenv("ISCC_SCT_MODEL_DIR", str(semantic_model_files.text.parent))
+    monkeypatch.setenv("ISCC_SCI_MODEL_DIR", str(semantic_model_files.image.parent))
+    return semantic_model_files
+
+
+@pytest.fixture
+def no_semantic_model(tmp_path, monkeypatch):
+    """Model folders with no model in them."""
+    for env, name in (("ISCC_SCT_MODEL_DIR", "sct"), ("ISCC_SCI_MODEL_DIR", "sci")):
+        (tmp_path / name).mkdir()
+        monkeypatch.setenv(env, str(tmp_path / name))
+    return tmp_path

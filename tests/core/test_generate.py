@@ -98,10 +98,7 @@ def test_unsupported_media_without_fallback_is_unprocessable():
         create_iscc(data, "random.bin", settings=Settings(fallback=False))
 
 
-def test_semantic_without_model_says_what_is_missing(monkeypatch, tmp_path):
-    import iscc_sct.utils
-
-    monkeypatch.setattr(iscc_sct.utils, "MODEL_PATH", tmp_path / "iscc-sct-v0.2.0.onnx")
+def test_semantic_without_model_says_what_is_missing(no_semantic_model):
     with pytest.raises(ToolMissing) as e:
         create_iscc(b"Some text to embed semantically. " * 20, "t.txt", semantic=True)
     assert "ISCC_SCT_MODEL_DIR" in str(e.value) and "iscc-sct-v0.2.0.onnx" in str(e.value)
