@@ -11,6 +11,8 @@ from iscc_lab.explain import explain
 from iscc_lab.generate import create_iscc
 from iscc_lab.media import embed_media, iscc_media, metadata_media
 from iscc_lab.metadata import embed_metadata, extract_metadata
+from iscc_lab.provenance.binding import soft_binding
+from iscc_lab.provenance.verbs import sign
 from iscc_lab.settings import Settings, get_settings
 from iscc_lab.simprints import create_simprints
 from iscc_lab.store import Store
@@ -38,6 +40,8 @@ __all__ = [
     "get_settings",
     "iscc_media",
     "metadata_media",
+    "sign",
+    "soft_binding",
     # the frame and display verbs, imported on first use (they need pandas): see __getattr__
     "batch",
     "batch_dask",

@@ -18,9 +18,8 @@ import json
 import sqlite3
 import threading
 import time
+from functools import lru_cache
 from pathlib import Path
-
-import numpy as np
 
 from iscc_lab.errors import BadRequest, Forbidden, NotFound
 from iscc_lab.provenance.binding import similarity_score, unit_bodies
@@ -29,7 +28,6 @@ __all__ = ["ManifestRepository", "MIN_SCORE", "repository_path"]
 
 MIN_SCORE = 50  # a unit within 64 of 256 bits
 META = 0
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS manifests (
     manifest_id TEXT PRIMARY KEY,
@@ -154,6 +152,8 @@ class ManifestRepository:
         ).fetchone() is not None
 
     def _arrays(self) -> dict:
+        import numpy as np
+
         db = self._connect()
         version = db.execute("PRAGMA data_version").fetchone()[0]
         with self._cache_lock:
@@ -178,7 +178,10 @@ class ManifestRepository:
     def match(self, units, max_results: int = 10, min_score: int = MIN_SCORE) -> list[dict]:
         """`[{"manifestId", "similarityScore"}]` of the kept manifests most like a binding's
         `units`, best first, at most `max_results`, none below `min_score`."""
+        import numpy as np
+
         arrays = self._arrays()
+        popcount = _popcount()
         best: dict[str, int] = {}
         for (mt, st), body in unit_bodies(units).items():
             if mt == META:
@@ -190,7 +193,7 @@ class ManifestRepository:
             if bodies.shape[1] != len(body):
                 continue
             query = np.frombuffer(body, dtype=np.uint8)
-            distances = _POPCOUNT[np.bitwise_xor(bodies, query)].sum(axis=1)
+            distances = popcount[np.bitwise_xor(bodies, query)].sum(axis=1)
             close = np.flatnonzero(distances <= _max_distance(min_score))
             for i in close:
                 score = similarity_score(int(distances[i]))
@@ -198,6 +201,13 @@ class ManifestRepository:
                     best[ids[i]] = score
         ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:max_results]
         return [{"manifestId": mid, "similarityScore": score} for mid, score in ranked]
+
+
+@lru_cache(maxsize=1)
+def _popcount():
+    import numpy as np
+
+    return np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
 
 
 def _kind(maintype: int, subtype: int) -> int:
