@@ -1,0 +1,290 @@
+"""The catalogue of a collection: one SQLite database (stdlib sqlite3, WAL) in the collection's
+folder, one row per item.
+
+An item is keyed by its absolute path, or by its ISCC when it has no path (codes made
+elsewhere). It carries the file's size and modification time (to find changed files), its
+datahash (the BLAKE3 multihash of its bytes, to find moved and copied files), its ISCC and its
+`batch()` row as JSON. Every write is one transaction that also counts up `generation`, which
+tells the search index when it is stale: a reader sees a row whole or not at all, and a killed
+process leaves the database as of its last commit.
+
+Writers hold an advisory lock (`.lock`, flock) for the length of an `update()` or `add()`, so
+that two processes never interleave their updates; readers need no lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from iscc_lab.errors import BadRequest
+
+__all__ = ["FILE", "FORMAT", "Catalogue", "Entry"]
+
+FILE = "catalogue.sqlite"
+FORMAT = "iscc-lab collection 1"
+_LOCK = ".lock"
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE items (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    path TEXT,
+    size INTEGER,
+    mtime_ns INTEGER,
+    datahash TEXT,
+    iscc TEXT,
+    error TEXT,
+    row TEXT NOT NULL
+);
+CREATE INDEX items_datahash ON items (datahash);
+CREATE INDEX items_size ON items (size);
+"""
+#: (key, path, size, mtime_ns, datahash, iscc, error, row JSON): one item as written.
+Entry = tuple
+_UPSERT = """
+INSERT INTO items (key, path, size, mtime_ns, datahash, iscc, error, row)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+    path = excluded.path, size = excluded.size, mtime_ns = excluded.mtime_ns,
+    datahash = excluded.datahash, iscc = excluded.iscc, error = excluded.error,
+    row = excluded.row
+"""
+
+
+def entry(key: str, row: dict, size=None, mtime_ns=None) -> Entry:
+    """The catalogue entry of a `batch()` row."""
+    return (
+        key, row.get("path"), size, mtime_ns, row.get("datahash"), row.get("iscc"),
+        row.get("error"), json.dumps(row, separators=(",", ":")),
+    )  # fmt: skip
+
+
+class Catalogue:
+    """The SQLite catalogue in `folder` (created when the folder is new or empty)."""
+
+    def __init__(self, folder: Path, *, readonly: bool = False):
+        self.folder = folder
+        self.file = folder / FILE
+        self.readonly = readonly
+        self._guard = threading.RLock()
+        self._lock_fd: int | None = None
+        if folder.exists() and not folder.is_dir():
+            raise BadRequest(f"{folder} is a file, not a collection folder.")
+        if not self.file.exists():
+            if readonly:
+                raise BadRequest(f"{folder} is not a collection: it has no {FILE}.")
+            if folder.is_dir() and any(folder.iterdir()):
+                raise BadRequest(
+                    f"{folder} is not a collection folder: it holds other files and no {FILE}. "
+                    "Give a new or empty folder for a new collection."
+                )
+            self._create()
+        self._db = self._connect()
+
+    # -- opening -------------------------------------------------------------------------------
+
+    def _create(self) -> None:
+        """A new catalogue, written under a temporary name and renamed into place whole."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise BadRequest(f"Cannot create the collection folder {self.folder}: {e}") from None
+        tmp = self.folder / f".{FILE}.{uuid.uuid4().hex}.tmp"
+        try:
+            db = sqlite3.connect(tmp)
+            with db:
+                db.executescript(_SCHEMA)
+                db.executemany(
+                    "INSERT INTO meta VALUES (?, ?)", [("format", FORMAT), ("generation", "0")]
+                )
+            db.close()
+            os.replace(tmp, self.file)
+        except (OSError, sqlite3.Error) as e:
+            tmp.unlink(missing_ok=True)
+            raise BadRequest(f"Cannot create a collection in {self.folder}: {e}") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            if self.readonly:
+                db = sqlite3.connect(
+                    f"{self.file.as_uri()}?mode=ro", uri=True, check_same_thread=False
+                )
+            else:
+                db = sqlite3.connect(
+                    self.file, timeout=10, isolation_level=None, check_same_thread=False
+                )
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=10000")
+            fmt = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        except sqlite3.Error as e:
+            raise BadRequest(f"{self.file} is not a collection catalogue: {e}.") from None
+        if not fmt or fmt[0] != FORMAT:
+            db.close()
+            raise BadRequest(f"{self.file} is not an iscc-lab collection catalogue ({FORMAT}).")
+        return db
+
+    def close(self) -> None:
+        with self._guard:
+            self._db.close()
+            self._unlock()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def check_writable(self) -> None:
+        if self.readonly:
+            raise BadRequest(f"The collection at {self.folder} is open read-only.")
+        if not os.access(self.folder, os.W_OK) or not os.access(self.file, os.W_OK):
+            raise BadRequest(f"The collection at {self.folder} is read-only.")
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the writer's lock: BadRequest at once when another process holds it."""
+        self.check_writable()
+        with self._guard:
+            if self._lock_fd is not None:  # re-entered (add inside update)
+                yield
+                return
+            fd = os.open(self.folder / _LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise BadRequest(
+                    f"The collection at {self.folder} is locked: another process is updating it."
+                ) from None
+            self._lock_fd = fd
+            try:
+                yield
+            finally:
+                self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._guard:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                raise self._refused(e) from None
+            try:
+                yield self._db
+                self._db.execute(
+                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+                )
+                self._db.execute("COMMIT")
+            except BaseException as e:
+                self._db.execute("ROLLBACK")
+                if isinstance(e, sqlite3.OperationalError):
+                    raise self._refused(e) from None
+                raise
+
+    def _refused(self, e: sqlite3.Error) -> BadRequest:
+        text = str(e)
+        if "readonly" in text or "read-only" in text:
+            return BadRequest(f"The collection at {self.folder} is read-only ({text}).")
+        if "locked" in text or "busy" in text:
+            return BadRequest(f"The collection at {self.folder} is locked ({text}).")
+        return BadRequest(f"The collection at {self.folder} refused the write: {text}.")
+
+    def put(self, entries: Iterable[Entry]) -> None:
+        """Insert or replace items (by key), in one transaction."""
+        with self._transaction() as db:
+            db.executemany(_UPSERT, entries)
+
+    def remove(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        with self._transaction() as db:
+            db.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in ids])
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _read(self, sql: str, params=()) -> list:
+        with self._guard:
+            return self._db.execute(sql, params).fetchall()
+
+    def __len__(self) -> int:
+        return self._read("SELECT count(*) FROM items")[0][0]
+
+    def generation(self) -> int:
+        return int(self._read("SELECT value FROM meta WHERE key = 'generation'")[0][0])
+
+    def codes(self) -> tuple[int, list, list]:
+        """(generation, ids, ISCCs) of every item in id order, from one snapshot."""
+        with self._guard:
+            db = self._db
+            if not db.in_transaction:
+                db.execute("BEGIN")
+            try:
+                generation = int(
+                    db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
+                )
+                pairs = db.execute("SELECT id, iscc FROM items ORDER BY id").fetchall()
+            finally:
+                db.execute("COMMIT")
+        ids = [p[0] for p in pairs]
+        codes = [p[1] for p in pairs]
+        return generation, ids, codes
+
+    def files(self) -> dict[str, tuple]:
+        """{path: (id, size, mtime_ns)} of every item with a path."""
+        rows = self._read("SELECT path, id, size, mtime_ns FROM items WHERE path IS NOT NULL")
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    def by_path(self, path: str) -> tuple | None:
+        """(size, mtime_ns, iscc) of the item at `path`, or None."""
+        found = self._read("SELECT size, mtime_ns, iscc FROM items WHERE key = ?", (path,))
+        return found[0] if found else None
+
+    def sizes(self) -> set[int]:
+        """The sizes of the items that have a datahash (candidates for copies)."""
+        rows = self._read("SELECT DISTINCT size FROM items WHERE datahash IS NOT NULL")
+        return {r[0] for r in rows if r[0] is not None}
+
+    def by_datahash(self, datahash: str) -> dict | None:
+        """The row of an item with these bytes and no error, or None."""
+        found = self._read(
+            "SELECT row FROM items WHERE datahash = ? AND error IS NULL LIMIT 1", (datahash,)
+        )
+        return json.loads(found[0][0]) if found else None
+
+    def rows(self, ids: list[int] | None = None) -> list[dict]:
+        """The `batch()` rows of `ids` (in that order), or of every item in id order."""
+        if ids is None:
+            return [json.loads(r[0]) for r in self._read("SELECT row FROM items ORDER BY id")]
+        found = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for i, row in self._read(f"SELECT id, row FROM items WHERE id IN ({marks})", part):
+                found[i] = json.loads(row)
+        return [found[i] for i in ids]
+
+    def paths_and_codes(self, ids: list[int] | None = None) -> list[tuple]:
+        """(id, path, iscc) of `ids` (in that order), or of every item in id order."""
+        if ids is None:
+            return self._read("SELECT id, path, iscc FROM items ORDER BY id")
+        found = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for r in self._read(f"SELECT id, path, iscc FROM items WHERE id IN ({marks})", part):
+                found[r[0]] = r
+        return [found[i] for i in ids]
+
+    def integrity(self) -> str:
+        return self._read("PRAGMA integrity_check")[0][0]
