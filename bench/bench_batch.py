@@ -92,7 +92,7 @@ def serial_sdk(files) -> int:
 
 
 def run_batch(files, workers: int) -> int:
-    from iscc_lab.frames import batch
+    from iscc_lab.batch import batch
 
     df = batch(files, workers=workers, progress=False)
     assert len(df) == len(files)
@@ -169,7 +169,7 @@ def main() -> None:
 
     import iscc_samples
 
-    from iscc_lab.frames import collect_paths
+    from iscc_lab.batch import collect_paths
     from iscc_lab.generate import create_iscc
 
     files, _ = collect_paths(iscc_samples.ROOT)

@@ -4,6 +4,9 @@ The core verbs return the REST contract's JSON as plain dicts. Importing iscc_la
 has no side effects: iscc-sdk is loaded on first use, tornado and ipywidgets never by the core.
 """
 
+import sys
+import types
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
 from iscc_lab.errors import BadRequest, Forbidden, IsccLabError, NotFound, ToolMissing, Unprocessable
@@ -52,26 +55,45 @@ __all__ = [
 ]
 
 _LAZY = {
-    "batch": "iscc_lab.frames",
-    "batch_dask": "iscc_lab.distributed",
-    "compare": "iscc_lab.frames",
-    "explain_frame": "iscc_lab.frames",
-    "near_duplicates": "iscc_lab.frames",
+    "batch_dask": "iscc_lab.batch",
+    "compare": "iscc_lab.analysis",
+    "explain_frame": "iscc_lab.analysis",
+    "near_duplicates": "iscc_lab.analysis",
     "card": "iscc_lab.display",
 }
 
 
+def _frame_verbs() -> None:
+    """Register the `df.iscc` accessor: the frame verbs' results have it."""
+    import_module("iscc_lab.accessor")
+
+
 def __getattr__(name):
     """The frame verbs (and `card`) on first use, so that `import iscc_lab` stays free of
-    pandas. The frame verbs also register the `df.iscc` accessor."""
+    pandas. They also register the `df.iscc` accessor (by importing `iscc_lab.accessor`)."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
     value = getattr(import_module(module), name)
-    if module == "iscc_lab.frames":
-        import_module("iscc_lab.accessor")
+    _frame_verbs()
     globals()[name] = value
     return value
 
+
+class _IsccLab(types.ModuleType):
+    """`iscc_lab.batch` is the package `iscc_lab/batch/`, which is callable (`batch()`). Python
+    sets it as an attribute here whenever a submodule (`iscc_lab.batch.rows`) is imported; a
+    property instead, so that reaching it always registers the accessor too."""
+
+    @property
+    def batch(self):
+        package = import_module("iscc_lab.batch")
+        _frame_verbs()
+        return package
+
+    @batch.setter
+    def batch(self, value):  # the import system binding the submodule: the getter has it
+        pass
+
+
+sys.modules[__name__].__class__ = _IsccLab

@@ -1,8 +1,9 @@
 """The `df.iscc` accessor: the frame verbs on a DataFrame with an `iscc` column.
 
-Thin by design: each method delegates to a verb of `iscc_lab.frames` or `iscc_lab.display` and
-returns a new object (a DataFrame, or an HTML view), so calls chain. Registered on import of
-this module (importing `iscc_lab.frames`, or using `iscc_lab.batch` and friends, does it).
+Thin by design: each method delegates to a verb of `iscc_lab.analysis` or `iscc_lab.display`
+and returns a new object (a DataFrame, or an HTML view), so calls chain. This module is the one
+registration point: the accessor is registered when it is imported, which `iscc_lab`'s lazy
+loader does on first use of `iscc_lab.batch`, `compare`, `explain_frame`, `near_duplicates`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pandas as pd
+
+from iscc_lab import analysis, display
 
 __all__ = ["IsccAccessor"]
 
@@ -29,16 +32,12 @@ class IsccAccessor:
 
     def explain(self) -> pd.DataFrame:
         """One row per unit of each row's ISCC (see `iscc_lab.explain_frame`)."""
-        from iscc_lab.frames import explain_frame
-
-        return explain_frame(self._df["iscc"])
+        return analysis.explain_frame(self._df["iscc"])
 
     def compare(self, other=None, *, bits: int | None = None) -> pd.DataFrame:
         """Distances per unit type: all pairs of rows, or every row against each code of
         `other` (see `iscc_lab.compare`)."""
-        from iscc_lab.frames import compare
-
-        return compare(self._df, other, bits=bits)
+        return analysis.compare(self._df, other, bits=bits)
 
     def near_duplicates(
         self,
@@ -49,14 +48,10 @@ class IsccAccessor:
     ) -> pd.DataFrame:
         """A copy of the frame with a `group` column of near duplicates (see
         `iscc_lab.near_duplicates`; threshold defaults to 12 bits)."""
-        from iscc_lab.frames import DEFAULT_THRESHOLD, near_duplicates
-
-        threshold = DEFAULT_THRESHOLD if threshold is None else threshold
-        return near_duplicates(self._df, threshold, on, bits=bits)
+        threshold = analysis.DEFAULT_THRESHOLD if threshold is None else threshold
+        return analysis.near_duplicates(self._df, threshold, on, bits=bits)
 
     def html(self, columns: Iterable[str] | None = None, *, max_rows: int = 100):
         """The frame as an HTML view with thumbnails shown as images (see
         `iscc_lab.display.frame_html`)."""
-        from iscc_lab.display import frame_html
-
-        return frame_html(self._df, columns=columns, max_rows=max_rows)
+        return display.frame_html(self._df, columns=columns, max_rows=max_rows)

@@ -3,7 +3,6 @@
 import os
 import signal
 import threading
-import time
 
 import iscc_samples
 import pandas as pd
@@ -12,7 +11,7 @@ import pytest
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
 
 import iscc_lab  # noqa: E402
-from iscc_lab.distributed import IsccToolsPlugin, prepare_cluster  # noqa: E402
+from iscc_lab.batch.dask import IsccToolsPlugin, prepare_cluster  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +37,18 @@ def test_corpus_gives_the_same_frame_as_the_local_run(client, local_frame):
     prepare_cluster(client)
     frame = iscc_lab.batch(iscc_samples.ROOT, client=client, progress=False)
     assert len(frame) == 55 and frame["error"].isna().all()
-    pd.testing.assert_frame_equal(frame.drop(columns="thumbnail"), local_frame.drop(columns="thumbnail"))
+    pd.testing.assert_frame_equal(
+        frame.drop(columns="thumbnail"), local_frame.drop(columns="thumbnail")
+    )
 
 
 def test_a_failing_file_keeps_its_error_row(client, tmp_path):
     empty = tmp_path / "empty.mp4"
     empty.touch()
-    paths = [iscc_samples.IMAGE / "demo.png", tmp_path / "missing.jpg", empty, iscc_samples.TEXT / "demo.txt"]
+    paths = [
+        iscc_samples.IMAGE / "demo.png", tmp_path / "missing.jpg", empty,
+        iscc_samples.TEXT / "demo.txt",
+    ]  # fmt: skip
     frame = iscc_lab.batch(paths, client=client, progress=False)
     assert list(frame["filename"]) == ["demo.png", "missing.jpg", "empty.mp4", "demo.txt"]
     assert frame["error"].isna().tolist() == [True, False, False, True]

@@ -14,10 +14,10 @@ import psutil
 import pytest
 
 import iscc_lab
-from iscc_lab import frames
+from iscc_lab.batch import local, paths, rows
 from iscc_lab.errors import BadRequest, Unprocessable
 
-BASE = list(frames.COLUMNS)
+BASE = list(rows.COLUMNS)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_import_stays_light():
     code = (
         "import sys, iscc_lab; "
         "assert not {'pandas', 'tornado', 'ipywidgets'} & set(sys.modules), sys.modules.keys(); "
-        "import iscc_lab.frames; assert 'pandas' not in sys.modules; "
+        "import iscc_lab.batch.rows, iscc_lab.batch.local; assert 'pandas' not in sys.modules; "
         "iscc_lab.batch; iscc_lab.card; "
         "assert 'pandas' in sys.modules; "
         "assert not {'tornado', 'ipywidgets'} & set(sys.modules)"
@@ -118,10 +118,10 @@ def test_errors_keep_the_batch_going(tmp_path):
 
 
 def test_error_messages():
-    assert frames._message(Unprocessable("demo.xyz: unsupported")) == "demo.xyz: unsupported"
-    assert frames._message(ValueError("bad value")) == "ValueError: bad value"
-    assert frames._message(RuntimeError()) == "RuntimeError"
-    assert frames._work(None, None, False, None) == "No path given."
+    assert rows.message(Unprocessable("demo.xyz: unsupported")) == "demo.xyz: unsupported"
+    assert rows.message(ValueError("bad value")) == "ValueError: bad value"
+    assert rows.message(RuntimeError()) == "RuntimeError"
+    assert rows.work(None, None, False, None)["error"] == "No path given."
 
 
 def test_glob_input():
@@ -147,8 +147,8 @@ def test_folder_input_is_sorted_skips_hidden_and_links(tmp_path):
     for rel in ("b/z.txt", "a.txt", ".dot.txt", ".hidden/x.txt", "b/c.txt"):
         (tmp_path / rel).write_text("hello " + rel)
     os.symlink(tmp_path / "a.txt", tmp_path / "link.txt")
-    paths, index = frames.collect_paths(tmp_path)
-    assert [p.relative_to(tmp_path).as_posix() for p in paths] == ["a.txt", "b/c.txt", "b/z.txt"]
+    found, index = paths.collect_paths(tmp_path)
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a.txt", "b/c.txt", "b/z.txt"]
     assert index is None
     df = iscc_lab.batch(tmp_path, workers=1, progress=False)
     assert df["filename"].tolist() == ["a.txt", "c.txt", "z.txt"]
@@ -156,15 +156,15 @@ def test_folder_input_is_sorted_skips_hidden_and_links(tmp_path):
 
 
 def test_corpus_folder_order():
-    paths, _ = frames.collect_paths(iscc_samples.ROOT)
-    assert len(paths) == 55 and paths == sorted(paths)
+    found, _ = paths.collect_paths(iscc_samples.ROOT)
+    assert len(found) == 55 and found == sorted(found)
 
 
 def test_bad_sources(tmp_path):
     with pytest.raises(BadRequest):
-        frames.collect_paths(tmp_path / "nothing-here")
+        paths.collect_paths(tmp_path / "nothing-here")
     with pytest.raises(BadRequest):
-        frames.collect_paths(42)
+        paths.collect_paths(42)
     with pytest.raises(BadRequest):
         iscc_lab.batch([], workers=0)
     empty = iscc_lab.batch(str(tmp_path / "*.none"), progress=False)
@@ -181,7 +181,7 @@ def crash_on_crash_txt(path, *args):
     """A worker job that kills its process for files named crash.txt, as a segfault would."""
     if path is not None and Path(path).name == "crash.txt":
         os._exit(1)
-    return frames._work_in_worker(path, *args)
+    return local.work_in_worker(path, *args)
 
 
 def test_a_dying_worker_only_fails_its_file(tmp_path):
@@ -189,19 +189,12 @@ def test_a_dying_worker_only_fails_its_file(tmp_path):
     crash.write_text("this file kills its worker")
     files = [iscc_samples.IMAGE / n for n in ("demo.jpg", "demo.png", "demo.gif", "demo.bmp")]
     files.insert(2, crash)
-    outcomes = {}
-    frames._run(
-        files,
-        workers=2,
-        semantic=None,
-        granular=False,
-        settings=None,
-        on_result=outcomes.__setitem__,
-        work=crash_on_crash_txt,
+    outcomes = dict(
+        local.iter_rows(files, workers=2, granular=False, job=crash_on_crash_txt)
     )
     assert sorted(outcomes) == [0, 1, 2, 3, 4]
-    assert "worker process died" in outcomes[2]
-    assert all(isinstance(outcomes[i], dict) for i in (0, 1, 3, 4))
+    assert "worker process died" in outcomes[2]["error"]
+    assert all(outcomes[i]["error"] is None for i in (0, 1, 3, 4))
     assert multiprocessing.active_children() == []
 
 
@@ -219,18 +212,14 @@ def _children() -> set[int]:
 
 def test_interrupt_leaves_no_workers():
     before = _children()
-    paths, _ = frames.collect_paths(iscc_samples.VIDEO)
+    videos, _ = paths.collect_paths(iscc_samples.VIDEO)
     seen = []
-
-    def on_result(i, outcome):
-        seen.append(i)
-        raise KeyboardInterrupt
 
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
-        frames._run(
-            paths, workers=2, semantic=None, granular=False, settings=None, on_result=on_result
-        )
+        for i, _row in local.iter_rows(videos, workers=2):
+            seen.append(i)
+            raise KeyboardInterrupt
     assert len(seen) == 1
     assert time.monotonic() - started < 30  # it did not run the other 20 videos
     deadline = time.monotonic() + 5

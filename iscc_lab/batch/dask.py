@@ -1,6 +1,7 @@
 """`batch()` beyond one machine: the same work on a Dask cluster.
 
-Dask is optional (`pip install 'iscc-lab[dask]'`); nothing else in iscc-lab imports it.
+Dask is optional (`pip install 'iscc-lab[dask]'`); nothing else in iscc-lab imports this
+module at import time.
 
 - `batch(source, client=client)` spreads the files over the cluster's workers (one task per
   small group of paths, never one per DataFrame row shipped from the client) and returns the
@@ -12,18 +13,32 @@ Workers read the files themselves, so the paths must mean the same on every work
 storage), and every worker needs the tools of the local run (ffmpeg, ffprobe, fpcalc) and
 iscc-lab installed; `prepare_cluster(client)` checks them on every worker, now and on every
 worker that joins later, and fails with a message that names what is missing.
+
+Each file runs with a private temporary folder, as in the local pool. iscc-sdk's options are
+global to a process, so a Dask worker process runs one file at a time whatever its thread
+count: give the cluster one thread per worker process and more processes.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
 
+from distributed import as_completed
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from iscc_lab import tools
+from iscc_lab.batch.paths import collect_paths
+from iscc_lab.batch.rows import all_columns, to_frame, work
 from iscc_lab.errors import BadRequest, ToolMissing
+from iscc_lab.generate import private_tempdir
 from iscc_lab.settings import Settings, get_settings
 
-__all__ = ["IsccToolsPlugin", "batch_on_client", "batch_dask", "prepare_cluster"]
+__all__ = ["DEFAULT_CHUNK", "IsccToolsPlugin", "batch_dask", "iter_rows", "prepare_cluster"]
 
 DEFAULT_CHUNK = 4
+_one_at_a_time = threading.Lock()  # private_tempdir points the process's tempfile somewhere
 
 
 def _chunks(paths: list, size: int) -> list[tuple[int, list]]:
@@ -32,24 +47,18 @@ def _chunks(paths: list, size: int) -> list[tuple[int, list]]:
     return [(start, paths[start : start + size]) for start in range(0, len(paths), size)]
 
 
-def _work_chunk(paths: list, semantic, granular: bool, settings: dict) -> list:
-    """Runs on a worker: the outcome (result dict or error message) of each path, in order."""
-    from iscc_lab.frames import _work
-
+def _work_chunk(paths: list, semantic, granular: bool, settings: dict) -> list[dict]:
+    """Runs on a worker: the row of each path, in order, each with a private temp folder."""
     s = Settings(**settings)
-    return [_work(p, semantic, granular, s) for p in paths]
+    rows = []
+    for path in paths:
+        with _one_at_a_time, private_tempdir():
+            rows.append(work(path, semantic, granular, s))
+    return rows
 
 
 def _missing_tools() -> list[str]:
-    from iscc_lab.tools import check_tools
-
-    return [msg for msg in check_tools().values() if not os.path.isabs(msg)]
-
-
-try:  # a plugin class only where distributed is installed
-    from distributed.diagnostics.plugin import WorkerPlugin
-except ImportError:  # pragma: no cover - dask is an optional extra
-    WorkerPlugin = object
+    return [msg for msg in tools.check_tools().values() if not os.path.isabs(msg)]
 
 
 class IsccToolsPlugin(WorkerPlugin):
@@ -62,9 +71,8 @@ class IsccToolsPlugin(WorkerPlugin):
     def setup(self, worker=None):
         missing = _missing_tools()
         if missing:
-            raise ToolMissing(f"iscc-lab worker {getattr(worker, 'address', '')}: " + " ".join(missing))
-        from iscc_lab import tools
-
+            where = getattr(worker, "address", "")
+            raise ToolMissing(f"iscc-lab worker {where}: " + " ".join(missing))
         tools.wire()
 
 
@@ -73,10 +81,9 @@ def prepare_cluster(client) -> dict:
 
     Raises ToolMissing naming the workers and the missing tools.
     """
-    from iscc_lab.tools import check_tools
-
-    found = client.run(check_tools)
-    bad = {w: [m for m in tools.values() if not os.path.isabs(m)] for w, tools in found.items()}
+    found = client.run(tools.check_tools)
+    bad = {w: [m for m in found_tools.values() if not os.path.isabs(m)]
+           for w, found_tools in found.items()}  # fmt: skip
     bad = {w: m for w, m in bad.items() if m}
     if bad:
         detail = "; ".join(f"{w}: {' '.join(m)}" for w, m in bad.items())
@@ -85,68 +92,46 @@ def prepare_cluster(client) -> dict:
     return found
 
 
-def batch_on_client(
+def iter_rows(
     client,
-    source,
+    paths: list,
     *,
     semantic: bool | None = None,
-    granular: bool | None = None,
-    progress: bool = True,
+    granular: bool = False,
     settings: Settings | None = None,
     chunk_size: int = DEFAULT_CHUNK,
-):
-    """`iscc_lab.batch(source, client=client)`: the same frame as the local run, computed on the
-    cluster. Tasks of a worker that dies are run again elsewhere (Dask retries them); rows are
-    gathered by position, so none is lost or duplicated."""
-    from distributed import as_completed
-    from tqdm.auto import tqdm
-
-    from iscc_lab.frames import _frame, collect_paths
-
-    paths, index = collect_paths(source)
+) -> Iterator[tuple[int, dict]]:
+    """`(position, row)` of every path computed on the cluster, in completion order. Tasks of
+    a worker that dies are run again elsewhere (Dask retries them); rows are yielded by
+    position, so none is lost or duplicated. Closing the generator cancels the tasks."""
     settings = settings or get_settings()
-    granular = bool(granular)
     dumped = settings.model_dump(mode="json")
-    chunks = _chunks(paths, chunk_size)
+    chunks = _chunks([None if p is None else str(p) for p in paths], chunk_size)
+    tag = os.urandom(4).hex()
     futures = [
-        client.submit(_work_chunk, [None if p is None else str(p) for p in chunk], semantic, granular, dumped,
-                      key=f"iscc-lab-batch-{start}-{os.urandom(4).hex()}", retries=2)
+        client.submit(_work_chunk, chunk, semantic, bool(granular), dumped,
+                      key=f"iscc-lab-batch-{start}-{tag}", retries=2)
         for start, chunk in chunks
-    ]
-    outcomes: list = [None] * len(paths)
-    position = {f.key: start for f, (start, _) in zip(futures, chunks)}
+    ]  # fmt: skip
+    position = {f.key: start for f, (start, _) in zip(futures, chunks, strict=True)}
     try:
-        with tqdm(total=len(paths), disable=not progress, unit="file", desc="ISCC (dask)") as bar:
-            for future, result in as_completed(futures, with_results=True):
-                start = position[future.key]
-                outcomes[start : start + len(result)] = result
-                bar.update(len(result))
+        for future, result in as_completed(futures, with_results=True):
+            start = position[future.key]
+            for offset, row in enumerate(result):
+                yield start + offset, row
     except BaseException:
         client.cancel(futures)
         raise
-    return _frame(paths, outcomes, index, granular)
-
-
-def _full_columns(granular: bool) -> list[str]:
-    from iscc_lab.frames import COLUMNS, UNIT_TYPES
-
-    return [*COLUMNS, *UNIT_TYPES, *(["features"] if granular else []), "thumbnail", "error"]
 
 
 def _partition(chunk: tuple[int, list], semantic, granular: bool, settings: dict):
     """One partition of `batch_dask`: the rows of a chunk, with every column."""
     import pandas as pd
 
-    from iscc_lab.frames import _frame, _str
-
     start, paths = chunk
-    outcomes = _work_chunk(paths, semantic, granular, settings)
-    frame = _frame(paths, outcomes, pd.RangeIndex(start, start + len(paths)), granular)
-    columns = _full_columns(granular)
-    for col in columns:
-        if col not in frame:
-            frame[col] = pd.array([None] * len(frame), dtype=_str())
-    return frame[columns]
+    rows = _work_chunk(paths, semantic, granular, settings)
+    frame = to_frame(rows, pd.RangeIndex(start, start + len(paths)), granular, every_unit=True)
+    return frame[all_columns(granular)]
 
 
 def batch_dask(
@@ -163,8 +148,6 @@ def batch_dask(
     position in the input."""
     import dask.dataframe as dd
 
-    from iscc_lab.frames import collect_paths
-
     paths, _ = collect_paths(source)
     settings = settings or get_settings()
     granular = bool(granular)
@@ -175,4 +158,4 @@ def batch_dask(
     return dd.from_map(
         _partition, chunks, semantic=semantic, granular=granular, settings=dumped,
         meta=meta, divisions=divisions, enforce_metadata=False,
-    )
+    )  # fmt: skip
