@@ -1,27 +1,132 @@
-"""Decompose an ISCC into its units and representations (the contract's GET /explain)."""
+"""Decompose an ISCC into its units and representations (the contract's GET /explain).
+
+`normalize` is the one place where a code given by a user is checked: every verb that takes
+codes (`explain`, and `compare`, `near_duplicates`, `explain_frame` of the analysis face) goes
+through it, so that an invalid code gets the same message everywhere, one that says what is
+wrong with the code (empty, not base32, truncated, unknown type, ...) rather than which Python
+error a decoder raised.
+"""
+
+import base64
+import binascii
 
 import iscc_core as ic
+from iscc_core.constants import SUBTYPE_MAP
 
 from iscc_lab.errors import BadRequest
 
-__all__ = ["explain", "normalize"]
+__all__ = ["explain", "normalize", "decompose", "code_problem"]
+
+_BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+_MAINTYPES = ", ".join(m.name for m in ic.MT)
+_SHOWN = 80  # characters of a bad code quoted in a message
+
+
+def code_problem(code) -> str | None:
+    """What is wrong with `code` as an ISCC, in words for a person, or None if it is valid.
+
+    Valid means: canonical base32 (upper case, no padding), with or without the `ISCC:`
+    prefix, a known main type, sub type and version, and as many bits as its header says.
+    """
+    return _check(code)[1]
 
 
 def normalize(code) -> str:
-    """The canonical `ISCC:…` form of `code` (with or without prefix); BadRequest if invalid."""
-    if not isinstance(code, str) or not code.strip():
-        raise BadRequest("Invalid ISCC: the code is empty.")
-    code = code.strip()
-    try:
-        norm = ic.iscc_normalize(code)
-        ic.iscc_validate(norm, strict=True)
-        canonical = "ISCC:" + ic.Code(norm).code  # raises on undecodable headers
-    except Exception as e:  # iscc-core raises ValueError, IndexError, KeyError, ...
-        raise BadRequest(f"Invalid ISCC {code[:80]!r}: {e or type(e).__name__}") from None
-    given = "ISCC:" + code.upper().removeprefix("ISCC:")
-    if not (canonical == norm == given):  # iscc-core quietly re-encodes some malformed input
-        raise BadRequest(f"Invalid ISCC {code[:80]!r}: not in canonical form (expected {canonical}).")
+    """The canonical `ISCC:…` form of `code` (with or without prefix); BadRequest if invalid,
+    with a message that says what is wrong (see `code_problem`)."""
+    norm, problem = _check(code)
+    if problem:
+        raise BadRequest(problem)
     return norm
+
+
+def decompose(code) -> list[str]:
+    """The `ISCC:…` units of `code` (a unit is its own single unit); BadRequest if invalid."""
+    return ["ISCC:" + u for u in ic.iscc_decompose(normalize(code))]
+
+
+def _invalid(shown: str, why: str) -> str:
+    return f"Invalid ISCC {shown!r}: {why}."
+
+
+def _check(code) -> tuple[str | None, str | None]:
+    if code is None:
+        return None, "Invalid ISCC: no code given."
+    if not isinstance(code, str):
+        return None, f"Invalid ISCC: expected a string, not {type(code).__name__}."
+    text = code.strip()
+    if not text:
+        return None, "Invalid ISCC: the code is empty."
+    shown = text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
+    body = text[5:] if text[:5].upper() == "ISCC:" else text
+    if not body:
+        return None, _invalid(shown, "nothing follows the ISCC: prefix")
+    if "=" in body:
+        return None, _invalid(shown, "it has base32 padding ('='), which ISCCs are written without")
+    bad = sorted({c for c in body.upper() if c not in _BASE32})
+    if bad:
+        listed = ", ".join(repr(c) for c in bad[:5]) + (" ..." if len(bad) > 5 else "")
+        return None, _invalid(
+            shown, f"it is not base32: {listed} cannot occur (only the letters A-Z and digits 2-7)"
+        )
+    body = body.upper()
+    if len(body) % 8 in (1, 3, 6):
+        return None, _invalid(
+            shown,
+            f"its length ({len(body)} characters) is not that of base32 for whole bytes: "
+            "a character is missing or one too many",
+        )
+    try:
+        data = base64.b32decode(body + "=" * (-len(body) % 8))
+    except (binascii.Error, ValueError):  # not expected after the checks above
+        return None, _invalid(shown, "it does not decode as base32")
+    if len(data) < 2:
+        return None, _invalid(shown, "it is too short to hold an ISCC header")
+    why = _header_problem(data)
+    if why:
+        return None, _invalid(shown, why)
+    canonical = "ISCC:" + ic.encode_base32(data)
+    if canonical != "ISCC:" + body:
+        return None, _invalid(
+            shown, f"it is not in canonical form (its last character is off; expected {canonical})"
+        )
+    try:
+        ic.iscc_validate(canonical, strict=True)
+        units = ic.iscc_decompose(canonical)
+        for unit in units:
+            ic.Code(unit).explain  # noqa: B018  (decodes the unit's header and body)
+    except Exception:  # iscc-core's own checks go further than ours in a few corners
+        return None, _invalid(shown, "its units do not decode (a damaged or made-up code)")
+    return canonical, None
+
+
+def _header_problem(data: bytes) -> str | None:
+    """What is wrong with the header and length of the decoded bytes, or None."""
+    try:
+        mt, st, vs, ln, tail = ic.decode_header(data)
+    except Exception:
+        return "its header is truncated"
+    try:
+        maintype = ic.MT(mt)
+    except ValueError:
+        return f"unknown main type {mt} (known: {_MAINTYPES})"
+    subtypes = SUBTYPE_MAP.get((maintype, vs))
+    if subtypes is None:
+        return f"unknown version {vs} for main type {maintype.name}"
+    try:
+        subtypes(st)
+    except ValueError:
+        return f"unknown sub type {st} for main type {maintype.name}"
+    try:
+        bits = ic.decode_length(maintype, ln, st).value
+    except Exception:
+        return f"its header has an invalid length field for main type {maintype.name}"
+    have = len(tail) * 8
+    if have < bits:
+        return f"it is truncated: its header announces {bits} bits, the code carries {have}"
+    if have > bits:
+        return f"it is too long: its header announces {bits} bits, the code carries {have}"
+    return None
 
 
 def _unit(code: str) -> dict:
@@ -38,16 +143,12 @@ def _unit(code: str) -> dict:
 def explain(code: str) -> dict:
     """`{"iscc", "readable", "multiformat", "decomposed", "units": [...]}` for `code`."""
     norm = normalize(code)
-    try:
-        decomposed = ic.iscc_decompose(norm)
-        units = [_unit(u) for u in decomposed]
-        whole = ic.Code(norm)
-        return {
-            "iscc": norm,
-            "readable": whole.explain,
-            "multiformat": whole.mf_base64url,
-            "decomposed": "-".join(decomposed),
-            "units": units,
-        }
-    except Exception as e:
-        raise BadRequest(f"Invalid ISCC {code[:80]!r}: {e or type(e).__name__}") from None
+    decomposed = ic.iscc_decompose(norm)
+    whole = ic.Code(norm)
+    return {
+        "iscc": norm,
+        "readable": whole.explain,
+        "multiformat": whole.mf_base64url,
+        "decomposed": "-".join(decomposed),
+        "units": [_unit(u) for u in decomposed],
+    }

@@ -23,8 +23,15 @@ def feature_entries(feature_set: dict) -> list[dict]:
     ]
 
 
-def create_simprints(text: str, *, semantic_features: bool | None = None) -> dict:
-    """Simprints of `text`: `{"CONTENT_TEXT_V0": [...], "SEMANTIC_TEXT_V0": [...]}`.
+def create_simprints(
+    text: str, *, offsets: bool = False, semantic_features: bool | None = None
+) -> dict:
+    """Simprints of `text`, keyed by simprint type, as the contract's `POST /simprint`.
+
+    By default each type has a list of bare simprint strings, the reference service's shape
+    (iscc-search's `IsccQuery.simprints`): `{"CONTENT_TEXT_V0": ["SCXX_obwF2sK...", ...]}`.
+    With `offsets=True` each is an entry `{"simprint", "offset", "size"}` (UTF-8 bytes of
+    `text`; iscc-search's `IsccEntry.simprints`), the same simprints in the same order.
 
     SEMANTIC_TEXT_V0 is there when iscc-sct's model is (see `iscc_lab.semantic`); with
     `semantic_features=True` its absence is an error, with False it is never computed.
@@ -34,15 +41,21 @@ def create_simprints(text: str, *, semantic_features: bool | None = None) -> dic
     if not text.strip():
         raise BadRequest("text is empty.")
     _utf8(text)
-    result = {"CONTENT_TEXT_V0": feature_entries(content_text_features(text))}
+    shape = feature_entries if offsets else _bare
+    result = {"CONTENT_TEXT_V0": shape(content_text_features(text))}
     want = semantic.model_available() if semantic_features is None else semantic_features
     if want:
-        result["SEMANTIC_TEXT_V0"] = feature_entries(semantic.semantic_text_features(text))
+        result["SEMANTIC_TEXT_V0"] = shape(semantic.semantic_text_features(text))
     return result
 
 
-def simprints_from_json_file(path, max_bytes: int) -> dict:
-    """POST /simprint: parse `{"text": ...}` from the file at `path` and create its simprints."""
+def _bare(feature_set: dict) -> list[str]:
+    return list(feature_set["simprints"])
+
+
+def simprints_from_json_file(path, max_bytes: int, offsets: bool = False) -> dict:
+    """POST /simprint: parse `{"text": ...}` from the file at `path` and create its simprints
+    (with their offsets and sizes where `offsets`)."""
     import json
 
     try:
@@ -62,7 +75,7 @@ def simprints_from_json_file(path, max_bytes: int) -> dict:
     text = data["text"]
     if isinstance(text, str) and len(_utf8(text)) > max_bytes:
         raise BadRequest(f"text is larger than the limit of {max_bytes} UTF-8 bytes.")
-    return create_simprints(text)
+    return create_simprints(text, offsets=offsets)
 
 
 def _utf8(text: str) -> bytes:

@@ -435,6 +435,9 @@ class SimprintHandler(StreamingBodyHandler):
     """POST /simprint: simprints of a JSON {"text": ...} body (streamed to disk, parsed in a
     worker, so a large text blocks neither memory nor the IO loop)."""
 
+    def check_request(self):
+        self.offsets = bool(parse_bool("offsets", self.get_query_argument("offsets", None)))
+
     def body_limit(self) -> int:
         return self.service.settings.max_upload_size + SIMPRINT_OVERHEAD
 
@@ -446,7 +449,8 @@ class SimprintHandler(StreamingBodyHandler):
         path = await self.committed()
         try:
             max_bytes = self.service.settings.max_upload_size
-            self.respond(await self.service.job("simprint", str(path), max_bytes))
+            result = await self.service.job("simprint", str(path), max_bytes, self.offsets)
+            self.respond(result)
         finally:
             path.unlink(missing_ok=True)
 

@@ -24,7 +24,7 @@ def test_explain_refuses_malformed_codes(bad):
 
 def test_simprints_shape_and_utf8_offsets():
     text = "Größenwahn – ein Text über Ähnlichkeit. " * 80
-    result = create_simprints(text)
+    result = create_simprints(text, offsets=True)
     entries = result["CONTENT_TEXT_V0"]
     assert len(entries) > 1
     data = text.encode("utf-8")
@@ -36,6 +36,9 @@ def test_simprints_shape_and_utf8_offsets():
         data[entry["offset"] : entry["offset"] + entry["size"]].decode("utf-8")  # whole chars
         position += entry["size"]
     assert position <= len(data)
+    bare = create_simprints(text)  # the default: bare strings, the same ones in the same order
+    assert bare["CONTENT_TEXT_V0"] == [e["simprint"] for e in entries]
+    assert set(bare) == set(result)
 
 
 def test_simprints_without_model_leave_semantic_out(monkeypatch, tmp_path):
