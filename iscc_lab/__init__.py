@@ -51,6 +51,7 @@ __all__ = [
     "card",
     "compare",
     "explain_frame",
+    "inventory",
     "near_duplicates",
 ]
 
@@ -58,6 +59,7 @@ _LAZY = {
     "batch_dask": "iscc_lab.batch",
     "compare": "iscc_lab.analysis",
     "explain_frame": "iscc_lab.analysis",
+    "inventory": "iscc_lab.inventory",
     "near_duplicates": "iscc_lab.analysis",
     "card": "iscc_lab.display",
 }
