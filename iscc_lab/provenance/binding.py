@@ -10,7 +10,7 @@ import base64
 import binascii
 
 from iscc_lab import semantic as sem
-from iscc_lab.errors import BadRequest, IsccLabError, ToolMissing, Unprocessable
+from iscc_lab.errors import BadRequest, IsccLabError, Unprocessable
 from iscc_lab.generate import named_file, sdk
 
 __all__ = ["ALG", "soft_binding", "binding_file", "decode_value", "unit_bodies", "similarity_score"]
@@ -31,17 +31,14 @@ def _defaults(idk) -> dict:
 
 
 def _check_semantic(idk, path) -> None:
+    """Where a Semantic-Code is asked for: its package and model in place (never a download),
+    or ToolMissing saying what is missing."""
     try:
         _, mode = idk.mediatype_and_mode(path)
-    except Exception:  # unsupported media: no semantic unit is made
+    except Exception:  # noqa: BLE001 - unsupported media: no semantic unit is made
         return
-    if mode == "text":
-        sem.require_model()
-    elif mode == "image" and not idk.is_installed("iscc_sci"):
-        raise ToolMissing(
-            "A semantic soft binding of an image needs the iscc-sci package, which is not "
-            "installed (pip install iscc-sci; its model must be provided like iscc-sct's)."
-        )
+    if mode in ("text", "image"):
+        sem.require(mode)
 
 
 def binding_file(path, *, semantic: bool = False) -> dict:
@@ -54,7 +51,7 @@ def binding_file(path, *, semantic: bool = False) -> dict:
                 sb = idk.soft_binding(path, semantic=semantic)
             except IsccLabError:
                 raise
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - any iscc-sdk failure, told to the user
                 raise Unprocessable(
                     f"The soft binding of {path.name} could not be made: {type(e).__name__}: "
                     f"{str(e)[:300]}"
@@ -89,7 +86,9 @@ def decode_value(value) -> list[str]:
         try:
             raw = base64.b64decode(value.strip(), validate=True)
         except (binascii.Error, ValueError):
-            raise BadRequest("value is not base64 (the binding's ISCC-SEQ, base64-encoded).") from None
+            raise BadRequest(
+                "value is not base64 (the binding's ISCC-SEQ, base64-encoded)."
+            ) from None
     elif isinstance(value, (bytes, bytearray, memoryview)):
         raw = bytes(value)
     else:

@@ -67,9 +67,14 @@ def summary(store: dict) -> dict:
     generator = manifest.get("claim_generator")
     if not generator:
         info = manifest.get("claim_generator_info") or []
-        generator = " ".join(
-            f"{g.get('name', '')}/{g.get('version', '')}".rstrip("/") for g in info if g.get("name")
-        ) or None
+        generator = (
+            " ".join(
+                f"{g.get('name', '')}/{g.get('version', '')}".rstrip("/")
+                for g in info
+                if g.get("name")
+            )
+            or None
+        )
     sig = manifest.get("signature_info") or {}
     results = (store.get("validation_results") or {}).get("activeManifest") or {}
     out = {
@@ -102,7 +107,7 @@ def read_c2pa(path) -> dict | None:
             return None
         log.info("c2pa could not read the manifest store of %s: %s", getattr(path, "name", ""), e)
         return {"validation_state": "Invalid", "error": f"{type(e).__name__}: {text[:300]}"}
-    except Exception as e:  # a reader fault must never fail the ISCC
+    except Exception as e:  # noqa: BLE001 - a reader fault must never fail the ISCC
         log.warning("c2pa failed on %s: %r", getattr(path, "name", ""), e)
         return None
     return summary(store) if store is not None else None

@@ -125,9 +125,11 @@ class ManifestRepository:
 
     # -- look-ups ------------------------------------------------------------------------------
     def _row(self, manifest_id: str, columns: str):
-        row = self._connect().execute(
-            f"SELECT {columns} FROM manifests WHERE manifest_id = ?", (manifest_id,)
-        ).fetchone()
+        row = (
+            self._connect()
+            .execute(f"SELECT {columns} FROM manifests WHERE manifest_id = ?", (manifest_id,))
+            .fetchone()
+        )
         if row is None:
             raise NotFound(f"No manifest with id {manifest_id[:100]} in this repository.")
         return row
@@ -147,9 +149,12 @@ class ManifestRepository:
         return self._connect().execute("SELECT count(*) FROM manifests").fetchone()[0]
 
     def __contains__(self, manifest_id) -> bool:
-        return self._connect().execute(
-            "SELECT 1 FROM manifests WHERE manifest_id = ?", (manifest_id,)
-        ).fetchone() is not None
+        return (
+            self._connect()
+            .execute("SELECT 1 FROM manifests WHERE manifest_id = ?", (manifest_id,))
+            .fetchone()
+            is not None
+        )
 
     def _arrays(self) -> dict:
         import numpy as np

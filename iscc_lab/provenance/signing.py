@@ -11,7 +11,7 @@ by the manifest's bytes; its Content unit does not).
 
 import mimetypes
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from iscc_lab.errors import BadRequest, Unprocessable
@@ -97,7 +97,7 @@ def manifest_definition(
     path: Path, binding: dict, iscc: dict, *, title: str | None = None, version: str = ""
 ) -> dict:
     """The manifest definition signed for `path`."""
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     agent = {"name": "iscc-lab", "version": version}
     code = {k: iscc[k] for k in ("iscc", "units", "datahash", "metahash", "mode") if k in iscc}
     return {
@@ -127,7 +127,9 @@ def sign_file(path: Path, out: Path, definition: dict, config: SignerConfig, fmt
                 store = builder.sign(signer, fmt, src, dest)
     except c2pa.C2paError as e:
         out.unlink(missing_ok=True)
-        raise Unprocessable(f"Signing {path.name} failed: {type(e).__name__}: {str(e)[:300]}") from None
+        raise Unprocessable(
+            f"Signing {path.name} failed: {type(e).__name__}: {str(e)[:300]}"
+        ) from None
     except BaseException:
         out.unlink(missing_ok=True)
         raise

@@ -11,7 +11,7 @@ from iscc_lab.provenance.signing import c2pa_format, manifest_definition, sign_f
 from iscc_lab.settings import Settings, get_settings
 from iscc_lab.store import MediaRecord, Store
 
-__all__ = ["sign", "sign_media", "soft_binding_media", "run_job"]
+__all__ = ["sign", "sign_media", "soft_binding_media", "register_media", "run_job"]
 
 
 def _version() -> str:
@@ -62,9 +62,16 @@ def sign(
         outpath.parent.mkdir(parents=True, exist_ok=True)
         signed, binding, mediatype = _sign_path(path, outpath, settings, title, **signer)
     with named_file(outpath, outpath.name) as named:
-        result = iscc_file(named, semantic=settings.experimental, granular=settings.granular, fallback=settings.fallback)
+        result = iscc_file(
+            named,
+            semantic=settings.experimental,
+            granular=settings.granular,
+            fallback=settings.fallback,
+        )
     if repository is not None:
-        repository.add(signed.manifest_id, signed.store, binding, filename=outpath.name, mediatype=mediatype)
+        repository.add(
+            signed.manifest_id, signed.store, binding, filename=outpath.name, mediatype=mediatype
+        )
     return outpath, result
 
 
@@ -84,7 +91,12 @@ def sign_media(
         new = store.put(out, record.filename, record.content_type, owner)
     try:
         with named_file(store.file(new), new.filename) as named:
-            result = iscc_file(named, semantic=settings.experimental, granular=settings.granular, fallback=settings.fallback)
+            result = iscc_file(
+                named,
+                semantic=settings.experimental,
+                granular=settings.granular,
+                fallback=settings.fallback,
+            )
         store.write_result(new.media_id, "iscc", result)
         repository.add(signed.manifest_id, signed.store, binding, media_id=new.media_id,
                        filename=new.filename, mediatype=mediatype, owner=owner)  # fmt: skip
@@ -114,6 +126,53 @@ def run_job(job: str, root: str, max_upload_size: int, settings: dict, *args, **
         if job == "sign":
             new, result = sign_media(store, *args, settings=s, **kwargs)
             return new.to_dict(), result
+        if job == "register":
+            return register_media(store, *args, **kwargs)
         if job == "binding_file":
             return binding_file(Path(args[0]), **kwargs)
         raise ValueError(f"unknown job {job!r}")
+
+
+def register_media(store: Store, media_id: str, manifest_path, owner: str = "",
+                   repository: ManifestRepository | None = None) -> str:  # fmt: skip
+    """Keep the manifest store at `manifest_path` (sidecar `application/c2pa` bytes) for a
+    stored media, if it validates against it; BadRequest with c2pa-python's reason if not.
+    Returns the active manifest's id."""
+    from iscc_lab.errors import BadRequest
+    from iscc_lab.provenance.credentials import c2pa_module, read_store
+
+    c2pa = c2pa_module()
+    repository = repository or ManifestRepository.for_media(store.root)
+    data = Path(manifest_path).read_bytes()
+    record = store.get(media_id)
+    with named_file(store.file(record), record.filename) as path:
+        fmt = _format(path)
+        try:
+            with open(path, "rb") as f:
+                found = read_store(f, fmt, data)
+        except c2pa.C2paError as e:
+            raise BadRequest(
+                f"The manifest store does not validate: {type(e).__name__}: {str(e)[:300]}"
+            ) from None
+        if not found or not found.get("active_manifest"):
+            raise BadRequest("The body holds no manifest store (application/c2pa bytes).")
+        if found.get("validation_state") == "Invalid":
+            results = (found.get("validation_results") or {}).get("activeManifest") or {}
+            reasons = "; ".join(
+                f"{f.get('code')}: {f.get('explanation', '')}" for f in results.get("failure") or []
+                if f.get("code") != "signingCredential.untrusted"
+            )  # fmt: skip
+            raise BadRequest(
+                f"The manifest does not validate against media {media_id}: {reasons[:500]}"
+            )
+        binding = binding_file(path)
+    manifest_id = found["active_manifest"]
+    repository.add(manifest_id, data, binding, media_id=media_id, filename=record.filename,
+                   mediatype=record.content_type or None, owner=owner)  # fmt: skip
+    return manifest_id
+
+
+def _format(path: Path) -> str:
+    import mimetypes
+
+    return mimetypes.guess_type(path.name)[0] or path.suffix.lstrip(".").lower()

@@ -185,8 +185,10 @@ class IsccLabApp(ExtensionApp):
         )
 
     def initialize_handlers(self):
+        from iscc_lab.server_ext.c2pa_handlers import handlers as c2pa_handlers
         from iscc_lab.server_ext.handlers import handlers
 
+        self.handlers.extend(c2pa_handlers())  # before the contract's catch-all 404
         self.handlers.extend(handlers())
 
     async def _start_jupyter_server_extension(self, serverapp):

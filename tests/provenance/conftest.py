@@ -16,3 +16,25 @@ def signer_env(signer_files, monkeypatch):
     monkeypatch.setenv("ISCC_LAB_SIGN_KEY", str(key))
     monkeypatch.setenv("ISCC_LAB_SIGN_ALG", "es256")
     return chain, key
+
+
+@pytest.fixture
+def media_path(tmp_path, monkeypatch):
+    path = tmp_path / "media"
+    monkeypatch.setenv("ISCC_WEB_MEDIA_PATH", str(path))
+    return path
+
+
+@pytest.fixture
+def jp_server_config(media_path, signer_files, request, monkeypatch):
+    """The extension with a signer (ISCC_LAB_SIGN_*), unless `@pytest.mark.no_signer`."""
+    for name in ("ISCC_LAB_SIGN_CERT", "ISCC_LAB_SIGN_KEY", "ISCC_LAB_SIGN_TSA_URL"):
+        monkeypatch.delenv(name, raising=False)
+    if request.node.get_closest_marker("no_signer") is None:
+        monkeypatch.setenv("ISCC_LAB_SIGN_CERT", str(signer_files[0]))
+        monkeypatch.setenv("ISCC_LAB_SIGN_KEY", str(signer_files[1]))
+    return {"ServerApp": {"jpserver_extensions": {"iscc_lab.server_ext": True}}}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "no_signer: start the server without ISCC_LAB_SIGN_*")

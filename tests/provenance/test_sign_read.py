@@ -42,7 +42,9 @@ def test_signed_copy_carries_the_soft_binding_and_the_iscc(signed_jpg, demo_jpg)
     binding = assertions["c2pa.soft-binding"]
     assert binding["alg"] == "io.iscc.v0"
     assert binding["blocks"][0]["value"] == soft_binding(demo_jpg)["value"]
-    assert assertions["io.iscc.code"]["iscc"] == iscc_lab.create_iscc(demo_jpg, semantic=False)["iscc"]
+    assert (
+        assertions["io.iscc.code"]["iscc"] == iscc_lab.create_iscc(demo_jpg, semantic=False)["iscc"]
+    )
     actions = [a["action"] for a in assertions["c2pa.actions.v2"]["actions"]]
     assert actions == ["c2pa.opened", "c2pa.published"]
     assert manifest["ingredients"][0]["relationship"] == "parentOf"
@@ -90,7 +92,9 @@ def test_no_signer_names_the_setting(demo_jpg, monkeypatch):
 def test_signer_from_settings_and_unsupported_format(signer_env, tmp_path):
     s = Settings()
     assert s.sign_cert == signer_env[0]
-    path, result = iscc_lab.sign(iscc_samples.AUDIO / "demo.mp3", outpath=tmp_path / "a.mp3", settings=s)
+    path, result = iscc_lab.sign(
+        iscc_samples.AUDIO / "demo.mp3", outpath=tmp_path / "a.mp3", settings=s
+    )
     assert result["c2pa"]["validation_state"] == "Valid"
     with pytest.raises(Unprocessable, match="cannot embed a manifest"):
         iscc_lab.sign(iscc_samples.TEXT / "demo.txt", settings=s)
@@ -137,7 +141,7 @@ def test_repository_match_and_threshold(tmp_path, signed_jpg, demo_jpg):
     assert repo.match(audio["units"], max_results=1) == [
         {"manifestId": "urn:c2pa:other", "similarityScore": 100}
     ]
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):  # no base64 value: refused before anything is written
         repo.add("urn:c2pa:bad", b"x", {"units": ["ISCC:AAA4RJYGHHVRCZ5T"], "value": ""})
     assert "urn:c2pa:bad" not in repo and len(repo) == 2  # nothing half-written
     repo.delete("urn:c2pa:other")
