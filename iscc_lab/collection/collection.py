@@ -146,8 +146,8 @@ class Collection:
             of paths.
         :return: `batch()`'s frame of the rows this call added or changed (paths absolute),
             in path order. `frame.attrs["summary"]` counts them: `new`, `changed`, `copied`
-            (moved or copied files whose bytes were in the collection: their row without
-            content extraction), `failed` (rows with an `error`), `unchanged` (same size and
+            (new paths whose bytes were in the collection, moved or copied files: their row
+            without content extraction; so is a changed file whose bytes are the same), `failed` (rows with an `error`), `unchanged` (same size and
             modification time: skipped) and `removed` (gone from a scanned folder, or listed
             and missing: dropped from the catalogue).
 
@@ -229,7 +229,7 @@ class Collection:
                     row = dict(row, path=key, filename=Path(key).name)
                     cat.put([entry(key, row, size, mtime_ns)])
                     done[key] = row
-                    summary["copied"] += 1
+                    summary["changed" if existed else "copied"] += 1
                     continue
             process.append(item)
         return process

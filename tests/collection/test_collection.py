@@ -1,0 +1,304 @@
+"""Collection: the catalogue, exact search and near-duplicates against brute force, updates on
+real media, bad input, and a catalogue that survives SIGKILL mid-update."""
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import iscc_core as ic
+import numpy as np
+import pandas as pd
+import pytest
+
+import iscc_lab
+from iscc_lab.collection import Collection
+from iscc_lab.errors import BadRequest
+
+
+def _content(code: str):
+    """(sub type, first 64 bits as an int) of a code's Content-Code, through iscc-core."""
+    for unit in ic.iscc_decompose(code):
+        c = ic.Code(unit)
+        if c.maintype == ic.MT.CONTENT:
+            return int(c.subtype), int.from_bytes(c.hash_bytes[:8], "big")
+    return None
+
+
+def _brute_search(codes, query, k):
+    """The k nearest rows by (distance, row), by a plain scan."""
+    qs, qv = _content(query)
+    scored = []
+    for i, code in enumerate(codes):
+        st, v = _content(code)
+        if st == qs:
+            scored.append(((qv ^ v).bit_count(), i))
+    return sorted(scored)[:k]
+
+
+def _brute_groups(codes, threshold):
+    """Single-link groups over all pairs, numbered by first row; -1 alone."""
+    parsed = [_content(c) for c in codes]
+    sub = np.array([p[0] for p in parsed])
+    val = np.array([p[1] for p in parsed], dtype=np.uint64)
+    n = len(codes)
+    parent = list(range(n))
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for i in range(n):
+        d = np.bitwise_count(val[i] ^ val[i + 1 :])
+        for j in np.flatnonzero((d <= threshold) & (sub[i + 1 :] == sub[i])) + i + 1:
+            a, b = find(i), find(int(j))
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    roots = [find(i) for i in range(n)]
+    sizes = pd.Series(roots).value_counts()
+    ids: dict = {}
+    return [ids.setdefault(r, len(ids)) if sizes[r] > 1 else -1 for r in roots]
+
+
+@pytest.fixture
+def col(tmp_path, codes):
+    c = Collection(tmp_path / "col")
+    c.add(codes)
+    yield c
+    c.close()
+
+
+def test_add_codes_len_and_frame(col, codes):
+    assert len(col) == len(codes)
+    frame = col.frame()
+    assert frame["iscc"].tolist() == codes
+    assert frame["path"].isna().all()
+    # adding the same codes again replaces them (keyed by the code): nothing is duplicated
+    assert col.add(codes[:10]) == 10
+    assert len(col) == len(codes)
+
+
+@pytest.mark.parametrize("k", [1, 7, 40])
+def test_search_equals_brute_force(col, codes, k):
+    queries = [codes[5], codes[123], codes[1500], codes[-1]]
+    found = col.search(queries, k=k)
+    assert list(found.columns) == ["query", "rank", "path", "iscc", "distance"]
+    for q in queries:
+        got = found[found["query"] == q]
+        expected = _brute_search(codes, q, k)
+        assert got["iscc"].tolist() == [codes[i] for _, i in expected]
+        assert got["distance"].tolist() == [d for d, _ in expected]
+        assert got["rank"].tolist() == list(range(1, len(expected) + 1))
+
+
+def test_search_ties_are_ordered_by_insertion(tmp_path, codes):
+    c = Collection(tmp_path / "ties")
+    c.add([codes[0], codes[1], codes[0].replace("ISCC:", "iscc:").lower()])
+    # the third is the first code in another spelling: same key, so two items
+    assert len(c) == 2
+    found = c.search(codes[0], k=2)
+    assert found["iscc"].tolist()[0] == codes[0] and found["distance"].tolist()[0] == 0
+
+
+def test_search_by_file_and_units_of_other_lengths(tmp_path, media):
+    c = Collection(tmp_path / "col")
+    c.update(media, workers=1, progress=False)
+    found = c.search(media / "demo.png", k=3)
+    assert found["distance"].tolist()[0] == 0
+    assert str(media / "demo.png") in set(found.loc[found["distance"] == 0, "path"])
+    assert set(found["path"]) == {str(media / n) for n in ("demo.png", "demo.jpg", "demo.gif")}
+    assert found["distance"].max() <= 12
+    # a 256-bit Content-Code as the query: compared over the common 64 bits
+    unit = c.frame().set_index("filename").loc["demo.png", "content"]
+    by_unit = c.search(unit, k=3)
+    assert by_unit["distance"].tolist() == found["distance"].tolist()
+    # only comparable units: the text's Content-Code-Text never matches an image
+    assert str(media / "demo.txt") not in set(c.search(media / "demo.png", k=10)["path"])
+
+
+def test_near_duplicates_equals_brute_force(col, codes):
+    expected = _brute_groups(codes, 12)
+    got = col.near_duplicates(threshold=12)
+    assert list(got.columns) == ["path", "iscc", "group"]
+    assert got["group"].fillna(-1).astype(int).tolist() == expected
+    assert max(expected) > 20  # the planted clusters are there
+    # the same groups as the frame verb over the same codes
+    frame_groups = iscc_lab.near_duplicates(codes, threshold=12)["group"]
+    assert frame_groups.fillna(-1).astype(int).tolist() == expected
+
+
+def test_index_persists_and_follows_other_writers(tmp_path, codes):
+    path = tmp_path / "col"
+    a = Collection(path)
+    a.add(codes[:100])
+    assert len(a.search(codes[0], k=1)) == 1
+    index = path / "index"
+    built = {p.name for p in index.iterdir() if p.is_dir()}
+    a.close()
+    b = Collection(path)  # reopened: the index on disk is fresh, nothing is rebuilt
+    assert b.search(codes[0], k=1)["iscc"].tolist() == [codes[0]]
+    assert {p.name for p in index.iterdir() if p.is_dir()} == built
+    c = Collection(path)  # another writer adds: b's next search sees it
+    c.add(codes[100:200])
+    assert b.search(codes[150], k=1)["iscc"].tolist() == [codes[150]]
+    assert len(b) == 200
+
+
+def test_bad_input_is_refused_and_nothing_is_written(tmp_path, col, codes):
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "a.jpg").write_bytes(b"x")
+    with pytest.raises(BadRequest, match="not a collection folder"):
+        Collection(other)
+    assert sorted(os.listdir(other)) == ["a.jpg"]
+    with pytest.raises(BadRequest, match="is a file"):
+        Collection(other / "a.jpg")
+    (tmp_path / "fake").mkdir()
+    (tmp_path / "fake" / "catalogue.sqlite").write_bytes(b"not a database")
+    with pytest.raises(BadRequest, match="not a collection catalogue"):
+        Collection(tmp_path / "fake")
+    before = (len(col), col._catalogue.generation())
+    with pytest.raises(BadRequest, match="Invalid ISCC"):
+        col.add([codes[0], "ISCC:NOTACODE"])
+    with pytest.raises(BadRequest, match="neither a file nor an ISCC"):
+        col.search("no-such-file.jpg")
+    with pytest.raises(BadRequest, match="Invalid ISCC"):
+        col.search([codes[0], "ISCC:KAAAA"])
+    for k in (0, -1, 1.5, True):
+        with pytest.raises(BadRequest, match="k must be"):
+            col.search(codes[0], k=k)
+    with pytest.raises(BadRequest, match="on:"):
+        col.search(codes[0], on="colour")
+    with pytest.raises(BadRequest, match="on:"):
+        col.near_duplicates(on=())
+    assert (len(col), col._catalogue.generation()) == before
+
+
+def test_locked_and_read_only_catalogues(tmp_path, codes):
+    path = tmp_path / "col"
+    Collection(path).add(codes[:5])
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import fcntl, os, sys, time
+            fd = os.open({str(path / '.lock')!r}, os.O_RDWR | os.O_CREAT)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            print("locked", flush=True)
+            time.sleep(60)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        c = Collection(path)
+        with pytest.raises(BadRequest, match="locked: another process is updating it"):
+            c.add(codes[5:10])
+        assert len(c) == 5  # reading goes on
+        assert c.search(codes[0], k=1)["iscc"].tolist() == [codes[0]]
+    finally:
+        holder.kill()
+        holder.wait()
+    ro = Collection(path, readonly=True)
+    assert len(ro.search(codes[1], k=2)) == 2
+    with pytest.raises(BadRequest, match="read-only"):
+        ro.add(codes[5:10])
+    with pytest.raises(BadRequest, match="read-only"):
+        ro.update(tmp_path)
+    assert len(ro) == 5
+    # SQLite itself refuses a write on a read-only connection: a BadRequest too
+    with pytest.raises(BadRequest, match="read-only"):
+        ro._catalogue.put([])
+
+
+def test_update_processes_only_what_changed(tmp_path, media, reference_batch):
+    c = Collection(tmp_path / "col")
+    first = c.update(media, workers=1, progress=False)
+    assert first.attrs["summary"] == {
+        "new": 5, "changed": 0, "copied": 0, "failed": 0, "unchanged": 0, "removed": 0,
+    }  # fmt: skip
+    assert list(first.columns) == list(reference_batch.columns)
+    # the values batch() gives, paths made absolute
+    ours = c.frame().sort_values("filename").reset_index(drop=True)
+    ref = reference_batch.sort_values("filename").reset_index(drop=True)
+    pd.testing.assert_frame_equal(ours.drop(columns=["path"]), ref.drop(columns=["path"]))
+    again = c.update(media, workers=1, progress=False)
+    assert len(again) == 0 and again.attrs["summary"]["unchanged"] == 5
+    # a changed file, a copy (its row without extraction), a file gone
+    png = media / "demo.png"
+    os.utime(png, ns=(png.stat().st_atime_ns, png.stat().st_mtime_ns + 10**9))
+    shutil.copy(media / "demo.jpg", media / "sub" / "copy of demo.jpg")
+    (media / "demo.gif").unlink()
+    third = c.update(media, workers=1, progress=False)
+    assert third.attrs["summary"] == {
+        "new": 0, "changed": 1, "copied": 1, "failed": 0, "unchanged": 3, "removed": 1,
+    }  # fmt: skip
+    assert sorted(third["filename"]) == ["copy of demo.jpg", "demo.png"]
+    assert len(c) == 5
+    frame = c.frame().set_index("filename")
+    assert "demo.gif" not in frame.index
+    copied = frame.loc["copy of demo.jpg"]
+    assert copied["path"] == str(media / "sub" / "copy of demo.jpg")
+    # the copy's row is what batch() gives for it: the picture has its name in its metadata
+    direct = iscc_lab.batch([media / "sub" / "copy of demo.jpg"], workers=1, progress=False)
+    for column in ("iscc", "name", "datahash", "content", "meta"):
+        assert copied[column] == direct.loc[0, column]
+    assert c.integrity_check() == "ok"
+
+
+def test_a_copy_named_by_its_filename_is_processed(tmp_path, media):
+    c = Collection(tmp_path / "col")
+    c.update([media / "demo.txt"], workers=1, progress=False)
+    moved = media / "moved.txt"
+    shutil.copy(media / "demo.txt", moved)
+    out = c.update([moved], workers=1, progress=False)
+    # a text has no title: its name, and so its Meta-Code, comes from the file name
+    assert out.attrs["summary"]["new"] == 1 and out.attrs["summary"]["copied"] == 0
+    assert out.loc[0, "name"] == "moved"
+
+
+def test_sigkill_mid_update_loses_nothing_committed(tmp_path):
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    n = 40
+    for i in range(n):
+        (folder / f"t{i:02}.txt").write_text(f"Text number {i}. " * (50 + i))
+    path = tmp_path / "col"
+    script = textwrap.dedent(f"""
+        from iscc_lab.collection import Collection
+        if __name__ == "__main__":
+            Collection({str(path)!r}).update({str(folder)!r}, workers=1, progress=False)
+    """)
+    child = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            try:
+                db = sqlite3.connect(f"file:{path / 'catalogue.sqlite'}?mode=ro", uri=True)
+                count = db.execute("SELECT count(*) FROM items").fetchone()[0]
+                db.close()
+            except sqlite3.Error:
+                count = 0
+            if count >= 3:
+                break
+            time.sleep(0.01)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == -signal.SIGKILL
+    c = Collection(path)
+    assert c.integrity_check() == "ok"
+    committed = set(c.frame()["path"])
+    assert 3 <= len(committed) < n, "the update was not interrupted mid-way"
+    out = c.update(folder, workers=1, progress=False)
+    summary = out.attrs["summary"]
+    assert summary["unchanged"] == len(committed) and summary["new"] == n - len(committed)
+    frame = c.frame()
+    assert len(frame) == n and frame["path"].is_unique and frame["error"].isna().all()
+    assert set(frame["path"]) == {str(p) for p in folder.iterdir()}
