@@ -101,11 +101,21 @@ def result_row(path, result: dict) -> dict:
             row[key] = result[key]
     row.update(unit_columns(result.get("units")))
     row.update(features=result.get("features"), thumbnail=result.get("thumbnail"), error=None)
+    if result.get("c2pa") is not None:  # Content Credentials: only files with a manifest
+        row["c2pa"] = result["c2pa"]
     return row
 
 
-def work(path, semantic: bool | None, granular: bool, settings: Settings | None) -> dict:
-    """One file's row: its ISCC (without granular features unless asked), or its error.
+def work(
+    path,
+    semantic: bool | None,
+    granular: bool,
+    settings: Settings | None,
+    *,
+    soft_binding: bool = False,
+) -> dict:
+    """One file's row: its ISCC (without granular features unless asked), or its error; with
+    `soft_binding`, its ISCC soft binding's value (base64, `iscc_lab.soft_binding`) too.
 
     Runs in a worker process (or in-process for workers=1); returns, never raises an
     Exception, so that one bad file does not stop the batch.
@@ -118,7 +128,15 @@ def work(path, semantic: bool | None, granular: bool, settings: Settings | None)
         return error_row(path, message(e))
     if not granular:
         result.pop("features", None)
-    return result_row(path, result)
+    row = result_row(path, result)
+    if soft_binding:
+        from iscc_lab.provenance.binding import soft_binding as make_binding
+
+        try:
+            row["soft_binding"] = make_binding(path)["value"]
+        except Exception as e:  # noqa: BLE001 - the row says why; the batch goes on
+            row.update(soft_binding=None, error=f"soft binding: {message(e)}")
+    return row
 
 
 def string_dtype():
@@ -137,13 +155,17 @@ def to_frame(rows: list[dict], index=None, granular: bool = False, *, every_unit
     """`batch()`'s DataFrame of `rows` (in their order), with `index` (None: a RangeIndex).
 
     Columns: `COLUMNS`, one per unit type present in any row (all five with
-    `every_unit=True`), `features` with `granular`, then `thumbnail` and `error`.
+    `every_unit=True`), `soft_binding` and `c2pa` where a row has them, `features` with
+    `granular`, then `thumbnail` and `error`.
     """
     import numpy as np
     import pandas as pd
 
     present = UNIT_TYPES if every_unit else [t for t in UNIT_TYPES if any(r.get(t) for r in rows)]
-    columns = [*COLUMNS, *present, *(["features"] if granular else []), "thumbnail", "error"]
+    # provenance: `soft_binding` where asked for, `c2pa` where a file carries a manifest
+    extra = [c for c in ("soft_binding", "c2pa") if any(c in r for r in rows)]
+    features = ["features"] if granular else []
+    columns = [*COLUMNS, *present, *extra, *features, "thumbnail", "error"]
     text = string_dtype()
     data = {}
     for col in columns:
@@ -152,7 +174,7 @@ def to_frame(rows: list[dict], index=None, granular: bool = False, *, every_unit
             data[col] = pd.array(values, dtype="Int64")
         elif col in FLOAT_COLUMNS:
             data[col] = pd.array([np.nan if v is None else float(v) for v in values], "float64")
-        elif col == "features":
+        elif col in ("features", "c2pa"):
             data[col] = pd.array(values, dtype=object)
         else:
             data[col] = pd.array(values, dtype=text)
