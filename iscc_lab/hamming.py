@@ -119,7 +119,7 @@ def _units_of(code: str) -> dict:
             name = unit_type_of(c.maintype)
             if name and name not in found:
                 found[name] = (kind_of(c.maintype, c.subtype, c.version), c.length, c.hash_bytes)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - any decoding failure is an invalid code
         raise BadRequest(f"Invalid ISCC {code[:80]!r}: {e or type(e).__name__}") from None
     return found
 
@@ -131,7 +131,7 @@ def _layout(code: str, raw: bytes):
     try:
         units = _units_of(code)
         _mt, _st, _v, _ln, body = ic.decode_header(raw)
-    except Exception:
+    except Exception:  # noqa: BLE001 - not decodable here: the slow path says why
         return None
     if len(raw) - len(body) != 2:
         return None
@@ -246,9 +246,7 @@ def decode(values: Sequence, unit_types: Iterable[str]) -> dict[str, Units]:
         slow.extend(offsets[~prefixed].tolist())
         for length in np.unique(lengths[prefixed]).tolist():
             members = np.flatnonzero(prefixed & (lengths == length))
-            _decode_fast(
-                values, chars[members, 5:length], offsets[members], parts, layouts, slow
-            )
+            _decode_fast(values, chars[members, 5:length], offsets[members], parts, layouts, slow)
     for i in sorted(slow):
         code = values[i]
         if not isinstance(code, str):
@@ -521,8 +519,13 @@ def _run_join(x, y, lo, hi, t, same):
     return out[:found]
 
 
-def near_pairs(units: dict[str, Units], on: Sequence[str], threshold: int, bits: int | None,
-               rows: np.ndarray | None = None):
+def near_pairs(
+    units: dict[str, Units],
+    on: Sequence[str],
+    threshold: int,
+    bits: int | None,
+    rows: np.ndarray | None = None,
+):
     """Every pair (i < j) of rows within `threshold` bits on each unit type of `on` (over the
     common bit length, at most `bits`), as chunks of (k, 2) int64 arrays: a generator, so that
     the pairs of a million rows need not be held at once.

@@ -147,7 +147,8 @@ class Collection:
         :return: `batch()`'s frame of the rows this call added or changed (paths absolute),
             in path order. `frame.attrs["summary"]` counts them: `new`, `changed`, `copied`
             (new paths whose bytes were in the collection, moved or copied files: their row
-            without content extraction; so is a changed file whose bytes are the same), `failed` (rows with an `error`), `unchanged` (same size and
+            without content extraction; so is a changed file whose bytes are the same),
+            `failed` (rows with an `error`), `unchanged` (same size and
             modification time: skipped) and `removed` (gone from a scanned folder, or listed
             and missing: dropped from the catalogue).
 
@@ -188,7 +189,9 @@ class Collection:
                 todo.append((key, st.st_size, st.st_mtime_ns, before is not None))
             if folder is not None:
                 prefix = folder.rstrip(os.sep) + os.sep
-                removed += [v[0] for k, v in known.items() if k.startswith(prefix) and k not in seen]
+                removed += [
+                    v[0] for k, v in known.items() if k.startswith(prefix) and k not in seen
+                ]
             done: dict = {}
             process = self._copies(todo, done, summary)
             rows = iter_rows(
@@ -288,7 +291,7 @@ class Collection:
         records = []
         codes = []
         for values in frame[columns].itertuples(index=False, name=None):
-            row = {c: (None if _is_missing(v) else v) for c, v in zip(columns, values)}
+            row = {c: (None if _is_missing(v) else v) for c, v in zip(columns, values, strict=True)}
             for c in ("filesize", "width", "height"):
                 if row.get(c) is not None:
                     row[c] = int(row[c])
@@ -329,7 +332,9 @@ class Collection:
             try:
                 return item, item if item.startswith("ISCC:") else normalize(item)
             except BadRequest as e:
-                raise BadRequest(f"The query {item[:80]!r} is neither a file nor an ISCC: {e}")
+                raise BadRequest(
+                    f"The query {item[:80]!r} is neither a file nor an ISCC: {e}"
+                ) from None
         raise BadRequest(f"A query is a path or an ISCC, not {type(item).__name__}.")
 
     def _code_of_file(self, path: str) -> str | None:
@@ -380,7 +385,9 @@ class Collection:
             items = list(query)
         else:
             raise BadRequest("search() takes a path, an ISCC, or a list or Series of them.")
-        shown, codes = zip(*(self._query_code(q) for q in items)) if items else ((), ())
+        shown, codes = (
+            zip(*(self._query_code(q) for q in items), strict=True) if items else ((), ())
+        )
         queries = hamming.decode(list(codes), (on,))[on]
         ids, units = self._index.get((on,))
         found = hamming.nearest(units[on], queries, int(k), bits)
@@ -388,7 +395,7 @@ class Collection:
         details = self._catalogue.paths_and_codes(ids[positions].tolist())
         text = string_dtype()
         data = {
-            "query": [s for s, f in zip(shown, found) for _ in range(len(f[0]))],
+            "query": [s for s, f in zip(shown, found, strict=True) for _ in range(len(f[0]))],
             "rank": [r + 1 for f in found for r in range(len(f[0]))],
             "path": [d[1] for d in details],
             "iscc": [d[2] for d in details],
@@ -426,12 +433,12 @@ class Collection:
             raise BadRequest("threshold must be at least 0.")
         bits = _check_bits(bits)
         ids, units = self._index.get(on)
-        roots = hamming.components(
-            len(ids), hamming.near_pairs(units, on, int(threshold), bits)
-        )
+        roots = hamming.components(len(ids), hamming.near_pairs(units, on, int(threshold), bits))
         groups = hamming.group_ids(roots)
         details = self._catalogue.paths_and_codes()
-        if len(details) != len(ids) or any(d[0] != i for d, i in zip(details, ids.tolist())):
+        if len(details) != len(ids) or any(
+            d[0] != i for d, i in zip(details, ids.tolist(), strict=True)
+        ):
             details = self._catalogue.paths_and_codes(ids.tolist())  # changed meanwhile
         text = string_dtype()
         group = pd.array(groups, dtype="Int64")
