@@ -46,6 +46,7 @@ __all__ = [
     "sign",
     "soft_binding",
     # the frame and display verbs, imported on first use (they need pandas): see __getattr__
+    "Collection",
     "batch",
     "batch_dask",
     "card",
@@ -56,6 +57,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "Collection": "iscc_lab.collection",
     "batch_dask": "iscc_lab.batch",
     "compare": "iscc_lab.analysis",
     "explain_frame": "iscc_lab.analysis",
