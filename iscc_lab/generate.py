@@ -48,7 +48,8 @@ def sdk(**options):
 
     from PIL import Image
 
-    with _lock, warnings.catch_warnings():
+    with _lock, tools.native_stderr(), warnings.catch_warnings():
+        # Native libraries' stderr noise (TagLib) is logged at debug, not shown (tools.py).
         # Pillow only refuses images over twice ISCC_SDK_IMAGE_MAX_PIXELS and warns between 1x
         # and 2x: refuse from 1x, as the setting says.
         warnings.simplefilter("error", Image.DecompressionBombWarning)

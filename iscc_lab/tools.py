@@ -15,6 +15,14 @@ Two known faults of Debian's fpcalc 1.5.1 are handled here:
 Debian's ffmpeg 5.1 also fails some Theora frames (iscc-samples' demo.ogv): ffmpeg runs with
 `-max_error_rate 1.0`, so the frames it can decode are used instead of failing the file, and
 with one decoding thread, so that which frames those are is the same on every run.
+
+Native libraries that iscc-sdk calls in-process print to the process's stderr (file descriptor
+2) from C/C++ code, out of Python's reach: TagLib says "Vorbis::File::read() - Could not find the
+Vorbis comment header." for Ogg files that are not Vorbis (iscc-samples' video demo.ogg). Such
+lines would land in notebook outputs and terminals. `native_stderr()` (used around every iscc-sdk
+call by `generate.sdk`) catches fd 2 for the duration of the call: known noise (`NATIVE_NOISE`)
+is logged at debug level only; anything else (a Python warning, a real complaint) is logged too
+and written on to stderr as it was, so nothing that matters is lost.
 """
 
 import json
@@ -22,13 +30,21 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 import threading
+from contextlib import contextmanager
 
 from iscc_lab.errors import ToolMissing
 
-__all__ = ["find_tool", "wire", "check_tools", "TOOLS"]
+__all__ = ["find_tool", "wire", "check_tools", "native_stderr", "NATIVE_NOISE", "TOOLS"]
 
 log = logging.getLogger(__name__)
+native_log = logging.getLogger("iscc_lab.native")
+
+#: Beginnings of stderr lines from native libraries that tell a user nothing (debug level only).
+NATIVE_NOISE = ("TagLib: ",)
+_CAPTURE_LIMIT = 1 << 20  # bytes of captured stderr read back; more is cut (and said so)
 
 TOOLS = {
     "ffmpeg": ("ISCC_LAB_FFMPEG", "video (and audio thumbnails)", "ffmpeg"),
@@ -132,3 +148,72 @@ def wire():
             setattr(idk.tools, name, globals()[name])
         _wired = True
 
+
+_capture_lock = threading.RLock()
+_capturing = 0  # depth: nested calls capture once
+
+
+def _flush_python_stderr() -> None:
+    for stream in (sys.stderr, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+@contextmanager
+def native_stderr():
+    """Catch what native code writes to file descriptor 2 while the block runs: known noise
+    (`NATIVE_NOISE`) goes to the `iscc_lab.native` logger at debug level only, other lines are
+    logged and then written on to stderr unchanged. Nested uses capture once; where the process
+    has no fd 2 the block just runs."""
+    global _capturing
+    with _capture_lock:
+        if _capturing:
+            _capturing += 1
+            try:
+                yield
+            finally:
+                _capturing -= 1
+            return
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all (e.g. a detached process)
+            yield
+            return
+        _flush_python_stderr()
+        sink = tempfile.TemporaryFile()
+        os.dup2(sink.fileno(), 2)
+        _capturing = 1
+        try:
+            yield
+        finally:
+            _capturing = 0
+            _flush_python_stderr()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured = sink.read(_CAPTURE_LIMIT + 1)
+            sink.close()
+            if captured:
+                _route(captured)
+
+
+def _route(captured: bytes) -> None:
+    cut = len(captured) > _CAPTURE_LIMIT
+    kept = []
+    for line in captured[:_CAPTURE_LIMIT].decode("utf-8", "replace").splitlines(keepends=True):
+        if not line.strip():
+            continue
+        native_log.debug("native stderr: %s", line.rstrip())
+        if not line.startswith(NATIVE_NOISE):
+            kept.append(line)
+    if cut:
+        native_log.debug("native stderr: more than %d bytes, the rest is cut", _CAPTURE_LIMIT)
+    if kept:
+        text = "".join(kept)
+        try:
+            os.write(2, text.encode("utf-8", "replace") + (b"" if text.endswith("\n") else b"\n"))
+        except OSError:
+            pass
