@@ -6,7 +6,7 @@ from iscc_lab.metadata import _embed, _extract, validate_metadata
 from iscc_lab.settings import Settings, get_settings
 from iscc_lab.store import MediaRecord, Store
 
-__all__ = ["iscc_media", "metadata_media", "embed_media", "run_job"]
+__all__ = ["iscc_media", "metadata_media", "embed_media", "iscc_body", "run_job"]
 
 
 def iscc_media(
@@ -60,6 +60,16 @@ def embed_media(
     return new, result
 
 
+def iscc_body(path, filename: str, *, settings: Settings | None = None) -> dict:
+    """The ISCC of a file that is not stored (a query): `path` named `filename`, without
+    granular features."""
+    settings = settings or get_settings()
+    with named_file(path, filename) as named:
+        return iscc_file(
+            named, semantic=settings.experimental, granular=False, fallback=settings.fallback
+        )
+
+
 def run_job(job: str, root: str, max_upload_size: int, settings: dict, *args, **kwargs):
     """Entry point for worker processes: run verb `job` on the store at `root` (with a private
     temporary folder, removed afterwards, so that nothing a job leaves behind accumulates)."""
@@ -81,4 +91,6 @@ def _run_job(job: str, root: str, max_upload_size: int, settings: dict, *args, *
         from iscc_lab.simprints import simprints_from_json_file
 
         return simprints_from_json_file(*args)
+    if job == "iscc_body":  # a received body that is not stored (POST /search)
+        return iscc_body(*args, settings=s)
     raise ValueError(f"unknown job {job!r}")

@@ -15,8 +15,8 @@ from tornado.ioloop import IOLoop
 
 from iscc_lab.errors import Unprocessable
 from iscc_lab.media import run_job
+from iscc_lab.media_catalogue import CataloguedStore
 from iscc_lab.settings import Settings
-from iscc_lab.store import Store
 
 __all__ = ["IsccLabApp", "Service", "WorkerPool"]
 
@@ -131,7 +131,7 @@ class Service:
 
     def __init__(self, settings: Settings, pool: WorkerPool | None = None):
         self.settings = settings
-        self.store = Store.from_settings(settings)
+        self.store = CataloguedStore.from_settings(settings)  # with its catalogue (issue 12)
         self.pool = pool or shared_pool(settings.max_workers)
         self._settings_dump = settings.model_dump()
 
@@ -153,7 +153,9 @@ class Service:
             *args,
             **kwargs,
         )
-        return await self.pool.run(call)
+        result = await self.pool.run(call)
+        self.store.catalogue.after_job(name, args, result)  # what the worker wrote, catalogued
+        return result
 
     async def cleanup(self) -> list[str]:
         """Delete expired media (off the IO loop)."""
@@ -186,9 +188,11 @@ class IsccLabApp(ExtensionApp):
 
     def initialize_handlers(self):
         from iscc_lab.server_ext.c2pa_handlers import handlers as c2pa_handlers
+        from iscc_lab.server_ext.collection_handlers import handlers as collection_handlers
         from iscc_lab.server_ext.handlers import handlers
 
         self.handlers.extend(c2pa_handlers())  # before the contract's catch-all 404
+        self.handlers.extend(collection_handlers())  # before the contract's /media and 404
         self.handlers.extend(handlers())
 
     async def _start_jupyter_server_extension(self, serverapp):
