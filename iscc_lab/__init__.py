@@ -61,7 +61,7 @@ _LAZY = {
     "batch_dask": "iscc_lab.batch",
     "compare": "iscc_lab.analysis",
     "explain_frame": "iscc_lab.analysis",
-    "inventory": "iscc_lab.inventory",
+    "inventory": "iscc_lab.duplicates",
     "near_duplicates": "iscc_lab.analysis",
     "card": "iscc_lab.display",
 }

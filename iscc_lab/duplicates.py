@@ -331,12 +331,12 @@ def _kept(frame: pd.DataFrame, level: str) -> pd.DataFrame:
     rows = frame.loc[gid.notna().to_numpy()]
     size = rows["filesize"].fillna(0).astype("int64").to_numpy()
     mediatype = rows["mediatype"].astype(object)
-    major = mediatype.where(mediatype.notna(), "unknown").astype(str).str.partition("/")[0]
+    major = [m.partition("/")[0] if isinstance(m, str) and m else "unknown" for m in mediatype]
     out = pd.DataFrame(
         {
             "group": rows[f"{level}_group"].astype("int64").to_numpy(),
             "size": size,
-            "major": major.to_numpy(),
+            "major": np.array(major, dtype=object),
             "rank": _path_rank(rows["path"]),
         }
     )
