@@ -80,7 +80,7 @@ def test_text_over_the_128_token_window_is_cut_into_overlapping_chunks():
     assert token_count(text) > 10 * 128
     features = semantic.semantic_text_features(text)
     data = text.encode("utf-8")
-    spans = list(zip(features["offsets"], features["sizes"]))
+    spans = list(zip(features["offsets"], features["sizes"], strict=True))
     assert len(spans) > 10
     end = 0
     for offset, size in spans:
@@ -89,7 +89,7 @@ def test_text_over_the_128_token_window_is_cut_into_overlapping_chunks():
         assert offset <= end  # no gap: each chunk starts within or right after the last one
         end = max(end, offset + size)
     assert end == len(data)
-    assert any(b[0] < a[0] + a[1] for a, b in zip(spans, spans[1:]))  # some overlap
+    assert any(b[0] < a[0] + a[1] for a, b in zip(spans, spans[1:], strict=False))
     assert len(set(features["simprints"])) > 1
 
     one = semantic.semantic_text_features(SHORT)
