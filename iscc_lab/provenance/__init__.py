@@ -6,6 +6,7 @@ and the manifest repository behind the Soft Binding Resolution API.
     signing.py      the signer from settings, the manifest definition, signing a file
     repository.py   the manifest repository (SQLite) and matching by binding
     verbs.py        sign / sign_media / soft_binding_media, and their worker-process jobs
+    card.py         a recovered manifest as a card a person reads (who, when, actions, ISCC)
 
 The names below are imported on first use, so that the core (generate.py reads manifests
 through `credentials`) imports no more than it needs, and c2pa-python only when used.
@@ -18,6 +19,8 @@ __all__ = [
     "MIN_SCORE",
     "ManifestRepository",
     "decode_value",
+    "manifest_card",
+    "manifest_facts",
     "read_c2pa",
     "sign",
     "sign_media",
@@ -30,6 +33,8 @@ _WHERE = {
     "decode_value": "binding",
     "soft_binding": "binding",
     "read_c2pa": "credentials",
+    "manifest_card": "card",
+    "manifest_facts": "card",
     "MIN_SCORE": "repository",
     "ManifestRepository": "repository",
     "sign": "verbs",

@@ -146,3 +146,20 @@ def test_repository_match_and_threshold(tmp_path, signed_jpg, demo_jpg):
     assert "urn:c2pa:bad" not in repo and len(repo) == 2  # nothing half-written
     repo.delete("urn:c2pa:other")
     assert len(repo) == 1
+
+
+def test_card_says_who_when_what_and_the_iscc(signer_files, tmp_path, demo_jpg):
+    from iscc_lab.provenance import manifest_card, manifest_facts
+
+    chain, key = signer_files
+    title = "<script>alert(1)</script> Harbour"
+    path, result = iscc_lab.sign(
+        demo_jpg, outpath=tmp_path / "c.jpg", title=title, cert=chain, key=key
+    )
+    store = read_store(path)
+    facts = manifest_facts(store)
+    assert facts["signer"] == SIGNER_NAME and facts["when"].endswith("Z")
+    assert facts["actions"] == ["c2pa.opened", "c2pa.published"]
+    assert facts["iscc"] == iscc_lab.create_iscc(demo_jpg, semantic=False)["iscc"]
+    html = manifest_card(store)
+    assert "<script>" not in html and "&lt;script&gt;" in html and facts["iscc"] in html
