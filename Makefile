@@ -28,6 +28,10 @@ lock:
 test: venv
 	@# the widget test runs JupyterLab in Debian's Chromium (never a downloaded browser)
 	@bash scripts/install-tools.sh chromium fonts-liberation fonts-noto-cjk
+	@# style and the import contract first: seconds, where the suite takes minutes
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 serve: venv

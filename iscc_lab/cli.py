@@ -5,29 +5,45 @@ import os
 import secrets
 import sys
 
-BANNER_ENV = "ISCC_LAB_SERVE_BANNER"
+def serve_config(args):
+    """The Jupyter server's config for `iscc-lab serve ARGS`: the server's own options and the
+    extension's (`IsccLabApp` traitlets), never the environment."""
+    from traitlets.config import Config
+
+    c = Config()
+    c.ServerApp.ip = args.ip
+    c.ServerApp.port = args.port
+    c.ServerApp.port_retries = 0
+    c.ServerApp.open_browser = False
+    c.ServerApp.jpserver_extensions = {"iscc_lab.server_ext": True}
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        c.ServerApp.allow_root = True  # containers and these machines run as root
+    c.IdentityProvider.token = args.token if args.token is not None else secrets.token_hex(24)
+    c.IsccLabApp.banner = True
+    if args.media_path:
+        c.IsccLabApp.media_path = os.path.abspath(args.media_path)
+    if args.anonymous:
+        c.IsccLabApp.allow_anonymous = True
+    if args.workers is not None:
+        c.IsccLabApp.max_workers = args.workers
+    return c
 
 
 def serve(args) -> int:
     from jupyter_server.serverapp import ServerApp
 
-    if args.media_path:
-        os.environ["ISCC_WEB_MEDIA_PATH"] = os.path.abspath(args.media_path)
-    if args.anonymous:
-        os.environ["ISCC_WEB_ALLOW_ANONYMOUS"] = "true"
-    token = args.token if args.token is not None else secrets.token_hex(24)
-    os.environ[BANNER_ENV] = "1"
-    argv = [
-        f"--ServerApp.ip={args.ip}",
-        f"--ServerApp.port={args.port}",
-        "--ServerApp.port_retries=0",
-        "--ServerApp.open_browser=False",
-        f"--IdentityProvider.token={token}",
-        "--ServerApp.jpserver_extensions={'iscc_lab.server_ext': True}",
-    ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        argv.append("--allow-root")  # containers and these machines run as root
-    ServerApp.launch_instance(argv=argv + args.jupyter_args)
+    class ServeApp(ServerApp):
+        """The Jupyter server of `iscc-lab serve`: its options rank as command-line options,
+        over Jupyter's config files; the jupyter-server options given after them win."""
+
+        def parse_command_line(self, argv=None):
+            super().parse_command_line(argv)
+            given = self.cli_config
+            self.cli_config = serve_config(args)
+            self.cli_config.merge(given)
+            self.update_config(self.cli_config)
+
+    ServeApp.launch_instance(argv=args.jupyter_args)
     return 0
 
 
@@ -55,12 +71,19 @@ def main(argv=None) -> int:
     p.add_argument("--media-path", default=None, help="folder for uploads (ISCC_WEB_MEDIA_PATH)")
     p.add_argument("--anonymous", action="store_true",
                    help="serve the API without a token (trusted networks only)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="ISCC worker processes (default: one per core; ISCC_WEB_MAX_WORKERS)")
     p.add_argument("jupyter_args", nargs=argparse.REMAINDER,
-                   help="further jupyter-server options, e.g. --ServerApp.base_url=/iscc/")
+                   help="further jupyter-server and extension options, e.g. "
+                   "--ServerApp.base_url=/iscc/ --IsccLabApp.max_upload_size=10000000")
     p.set_defaults(func=serve)
     c = sub.add_parser("check", help="check that ffmpeg, ffprobe and fpcalc are installed")
     c.set_defaults(func=check)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.command != "serve":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if unknown:  # `--Class.option=value` options of Jupyter's, anywhere after `serve`
+        args.jupyter_args = unknown + args.jupyter_args
     return args.func(args)
 
 

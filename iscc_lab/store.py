@@ -138,12 +138,16 @@ class MediaRecord:
 class Upload:
     """An upload being received: write chunks, then `commit()` or `abort()`.
 
-    The size limit is enforced on every write; an oversize or empty upload is removed and
-    BadRequest raised. Used as a context manager, an exception aborts it.
+    The size limit (the store's, or `limit`) is enforced on every write; an oversize or empty
+    upload is removed and BadRequest raised. Used as a context manager, an exception aborts it.
+    A body used once and not kept (`POST /simprint`) takes `received()` instead of `commit()`.
     """
 
-    def __init__(self, store: "Store", filename: str, content_type: str, owner: str):
+    def __init__(
+        self, store: "Store", filename: str, content_type: str, owner: str, limit: int | None = None
+    ):
         self.store = store
+        self.limit = store.max_upload_size if limit is None else limit
         self.filename = check_filename(filename)
         self.content_type = (content_type or "application/octet-stream").strip()[:255]
         self.owner = owner
@@ -157,11 +161,9 @@ class Upload:
 
     def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
-        if self.size > self.store.max_upload_size:
+        if self.size > self.limit:
             self.abort()
-            raise BadRequest(
-                f"The upload is larger than the limit of {self.store.max_upload_size} bytes."
-            )
+            raise BadRequest(f"The upload is larger than the limit of {self.limit} bytes.")
         self._sha.update(chunk)
         self._file.write(chunk)
 
@@ -196,6 +198,12 @@ class Upload:
                 self.media_id = new_media_id()
         self.done = True
         return record
+
+    def received(self) -> Path:
+        """The complete body's file, closed, left in the incoming folder (never listed, swept if
+        forgotten) instead of committed; `abort()` removes it after use."""
+        self._file.close()
+        return self._dir / self._disk_name
 
     def abort(self) -> None:
         """Remove everything this upload wrote. Safe to call more than once."""
@@ -248,9 +256,12 @@ class Store:
         return hmac.new(self._salt, identity.encode("utf-8"), hashlib.sha256).hexdigest()
 
     # -- writing -----------------------------------------------------------------------------
-    def begin(self, filename: str, content_type: str = "", owner: str = "") -> Upload:
-        """Start an upload to write chunk by chunk (the REST face streams into this)."""
-        return Upload(self, filename, content_type, owner)
+    def begin(
+        self, filename: str, content_type: str = "", owner: str = "", limit: int | None = None
+    ) -> Upload:
+        """Start an upload to write chunk by chunk (the REST face streams into this); `limit`
+        replaces the store's size limit for this one."""
+        return Upload(self, filename, content_type, owner, limit)
 
     def put(self, source, filename: str | None = None, content_type: str = "", owner: str = "") -> MediaRecord:
         """Store `source` (a path, bytes or a binary stream) and return its record."""

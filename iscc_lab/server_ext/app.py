@@ -1,4 +1,10 @@
-"""The Jupyter server extension: builds the service once, mounts the handlers under base_url."""
+"""The Jupyter server extension: builds the service once, mounts the handlers under base_url.
+
+Its options are traitlets of `IsccLabApp` (config=True): set in a Jupyter config file
+(`c.IsccLabApp.media_path = "..."`), on the server's command line
+(`--IsccLabApp.media_path=...`) or by `iscc-lab serve`; the ISCC_WEB_* environment gives their
+defaults.
+"""
 
 import asyncio
 import atexit
@@ -8,10 +14,12 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from functools import partial
+from functools import cached_property, partial
 
 from jupyter_server.extension.application import ExtensionApp
-from tornado.ioloop import IOLoop
+from pydantic import ValidationError
+from tornado.ioloop import IOLoop, PeriodicCallback
+from traitlets import Bool, Integer, Unicode, default
 
 from iscc_lab.errors import Unprocessable
 from iscc_lab.media import run_job
@@ -169,11 +177,101 @@ class IsccLabApp(ExtensionApp):
     name = "iscc_lab"
     load_other_extensions = True
 
+    media_path = Unicode(
+        config=True, help="Folder of the uploaded media (default: ISCC_WEB_MEDIA_PATH)."
+    )
+    allow_anonymous = Bool(
+        config=True,
+        help="Serve the API without Jupyter authentication, trusted networks only "
+        "(default: ISCC_WEB_ALLOW_ANONYMOUS).",
+    )
+    max_workers = Integer(
+        None,
+        allow_none=True,
+        config=True,
+        help="ISCC worker processes; None: one per core (default: ISCC_WEB_MAX_WORKERS).",
+    )
+    max_upload_size = Integer(
+        config=True, help="Largest upload in bytes (default: ISCC_WEB_MAX_UPLOAD_SIZE)."
+    )
+    private_files = Bool(
+        config=True,
+        help="Only the uploader may download or change a media (default: ISCC_WEB_PRIVATE_FILES).",
+    )
+    storage_expiry = Integer(
+        config=True, help="Seconds after which uploads expire (default: ISCC_WEB_STORAGE_EXPIRY)."
+    )
+    cleanup_interval = Integer(
+        config=True,
+        help="Seconds between cleanups of expired media; 0 is off "
+        "(default: ISCC_WEB_CLEANUP_INTERVAL).",
+    )
+    banner = Bool(
+        False,
+        config=True,
+        help="Print the API's address, docs and token once the server runs (iscc-lab serve).",
+    )
+
+    #: the traitlets that are settings of the service (Settings fields of the same names)
+    options = (
+        "media_path",
+        "allow_anonymous",
+        "max_workers",
+        "max_upload_size",
+        "private_files",
+        "storage_expiry",
+        "cleanup_interval",
+    )
+
+    @cached_property
+    def env_settings(self) -> Settings:
+        """The settings of this server's environment (ISCC_WEB_*): the options' defaults."""
+        return Settings()
+
+    @default("media_path")
+    def _default_media_path(self):
+        return str(self.env_settings.media_path)
+
+    @default("allow_anonymous")
+    def _default_allow_anonymous(self):
+        return self.env_settings.allow_anonymous
+
+    @default("max_workers")
+    def _default_max_workers(self):
+        return self.env_settings.max_workers
+
+    @default("max_upload_size")
+    def _default_max_upload_size(self):
+        return self.env_settings.max_upload_size
+
+    @default("private_files")
+    def _default_private_files(self):
+        return self.env_settings.private_files
+
+    @default("storage_expiry")
+    def _default_storage_expiry(self):
+        return self.env_settings.storage_expiry
+
+    @default("cleanup_interval")
+    def _default_cleanup_interval(self):
+        return self.env_settings.cleanup_interval
+
+    def service_settings(self) -> Settings:
+        """The service's settings: the options (config, command line) over the environment."""
+        values = {name: getattr(self, name) for name in self.options}
+        try:
+            return Settings(**values)
+        except ValidationError as e:
+            problems = "; ".join(
+                f"IsccLabApp.{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()
+            )
+            raise ValueError(f"iscc-lab: invalid option: {problems}") from None
+
     def initialize_settings(self):
-        settings = Settings()  # read afresh: the environment of this server
+        settings = self.service_settings()
         self.service = Service(settings)
         self.settings["iscc_lab_service"] = self.service
-        self._cleanup_task = None
+        self._cleanup = None
         IOLoop.current().add_callback(self.service.pool.warm)
         if settings.cleanup_interval > 0:
             # Scheduled on the server's loop now, run once it turns (also where the server is
@@ -196,7 +294,7 @@ class IsccLabApp(ExtensionApp):
         self.handlers.extend(handlers())
 
     async def _start_jupyter_server_extension(self, serverapp):
-        if os.environ.get("ISCC_LAB_SERVE_BANNER"):  # started by `iscc-lab serve`
+        if self.banner:
             base = serverapp.connection_url
             token = serverapp.identity_provider.token
             print(
@@ -210,18 +308,20 @@ class IsccLabApp(ExtensionApp):
             )
 
     def _start_cleanup(self, interval: float):
-        self._cleanup_task = asyncio.ensure_future(self._cleanup_loop(interval))
+        """Delete expired media now and every `interval` seconds (tornado's PeriodicCallback:
+        a run that is still going when the next is due delays it, never overlaps it)."""
+        self._cleanup = PeriodicCallback(self._cleanup_once, interval * 1000)
+        self._cleanup.start()
+        IOLoop.current().add_callback(self._cleanup_once)
 
-    async def _cleanup_loop(self, interval: float):
-        while True:
-            try:
-                gone = await self.service.cleanup()
-                if gone:
-                    self.log.info("iscc-lab: removed %d expired media", len(gone))
-            except Exception:  # keep cleaning next time, whatever happened this time
-                self.log.exception("iscc-lab: cleanup failed")
-            await asyncio.sleep(interval)
+    async def _cleanup_once(self):
+        try:
+            gone = await self.service.cleanup()
+            if gone:
+                self.log.info("iscc-lab: removed %d expired media", len(gone))
+        except Exception:  # noqa: BLE001 - keep cleaning next time, whatever happened now
+            self.log.exception("iscc-lab: cleanup failed")
 
     async def stop_extension(self):
-        if self._cleanup_task is not None:
-            self._cleanup_task.cancel()
+        if self._cleanup is not None:
+            self._cleanup.stop()

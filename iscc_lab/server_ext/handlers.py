@@ -1,16 +1,22 @@
 """Thin tornado handlers: parse the request, call the core (in the worker pool where the work is
-heavy), respond as the contract says. Errors are plain text."""
+heavy), respond as the contract says. Errors are plain text.
+
+Access is Jupyter's own: `@web.authenticated` and `@authorized` (the action from the HTTP method,
+on `AUTH_RESOURCE`) on every API method, through `api`, and before a streamed body is read; the
+one switch of ours is anonymous access (`IsccLabApp.allow_anonymous`), which lets a caller with
+no Jupyter identity in as the `ANONYMOUS` user.
+"""
 
 import asyncio
 import base64
 import binascii
 import functools
 import json
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
-from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.auth import User
+from jupyter_server.auth.decorator import allow_unauthenticated, authorized
 from jupyter_server.base.handlers import APIHandler, FileFindHandler, JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
@@ -28,6 +34,11 @@ DRAIN_MIN = 64 << 20  # a refused body is read and discarded up to max(4 x limit
 SIMPRINT_OVERHEAD = 1 << 16  # JSON framing around a text of up to max_upload_size bytes
 READ_CHUNK = 1 << 18
 TEXT = "text/plain; charset=UTF-8"
+#: The resource Jupyter's authorizer is asked about for every API call (read or write).
+AUTH_RESOURCE = "iscc_lab"
+#: Who a caller without a Jupyter identity is when anonymous access is on.
+ANONYMOUS = User("anonymous")
+NEEDS_TOKEN = "Forbidden: authentication required (send 'Authorization: token <TOKEN>')."
 
 
 class ApiError(web.HTTPError):
@@ -39,17 +50,17 @@ class ApiError(web.HTTPError):
 
 
 def api(method):
-    """Require an authenticated (or allowed anonymous) caller; map core errors to statuses."""
+    """An API method: Jupyter's `@web.authenticated` and `@authorized`, then core errors mapped
+    to their statuses."""
 
     @functools.wraps(method)
-    async def inner(self, *args, **kwargs):
-        self.require_user()
+    async def mapped(self, *args, **kwargs):
         try:
             return await method(self, *args, **kwargs)
         except IsccLabError as e:
             raise ApiError(e.status, e.message) from None
 
-    return inner
+    return web.authenticated(authorized(mapped))
 
 
 def parse_bool(name: str, value: str | None) -> bool | None:
@@ -83,14 +94,18 @@ def decode_filename(header: str | None) -> str:
         raise BadRequest(f"X-Upload-Filename: {e.message}") from None
 
 
-class BaseHandler(ExtensionHandlerMixin, APIHandler):
-    """Shared by every API handler: the service, auth, plain-text errors, JSON and URLs."""
-
-    auth_resource = "iscc_lab"
+class IsccLabMixin:
+    """The service built once by the extension app (`IsccLabApp.initialize_settings`)."""
 
     @property
     def service(self):
         return self.settings["iscc_lab_service"]
+
+
+class BaseHandler(IsccLabMixin, ExtensionHandlerMixin, APIHandler):
+    """Shared by every API handler: the service, auth, plain-text errors, JSON and URLs."""
+
+    auth_resource = AUTH_RESOURCE
 
     @property
     def client(self) -> str:
@@ -100,14 +115,16 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
     def anonymous_allowed(self) -> bool:
         return self.service.settings.allow_anonymous
 
-    def require_user(self) -> None:
-        if self.current_user is None:
-            if self.anonymous_allowed:
-                return
-            raise ApiError(403, "Forbidden: authentication required (send 'Authorization: token <TOKEN>').")
-        action = {"GET": "read", "HEAD": "read"}.get(self.request.method, "write")
-        if not self.authorizer.is_authorized(self, self.current_user, action, self.auth_resource):
-            raise ApiError(403, f"Forbidden: not authorized to {action} {self.auth_resource}.")
+    async def prepare(self):
+        await super().prepare()
+        if self.current_user is None and self.anonymous_allowed:
+            self.current_user = ANONYMOUS
+
+    @web.authenticated
+    @authorized("write")  # explicit: `authorized` keeps the first action it derives
+    def authorize_write(self) -> None:
+        """Jupyter's checks for a write without running a method: for streamed bodies, which
+        must be refused before their first byte is read."""
 
     def check_xsrf_cookie(self):
         # tornado calls this once before prepare() (no user yet: jupyter_server defers it)
@@ -115,7 +132,7 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
         if user_known and self._jupyter_current_user is None:
             if self.anonymous_allowed:
                 return None
-            self.require_user()  # no token and no session: say so, not "_xsrf missing"
+            raise ApiError(403, NEEDS_TOKEN)  # no token and no session: not "_xsrf missing"
         return super().check_xsrf_cookie()
 
     def write_error(self, status_code: int, **kwargs):
@@ -124,6 +141,8 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
             message = exc.message
         elif isinstance(exc, web.HTTPError) and exc.log_message:
             message = exc.log_message % exc.args if exc.args else exc.log_message
+        elif status_code == 403 and not self.current_user:
+            message = NEEDS_TOKEN  # @web.authenticated: nobody logged in
         else:
             message = self._reason
         self.set_status(status_code)
@@ -200,15 +219,19 @@ class StreamingBodyHandler(BaseHandler):
         return self.service.settings.max_upload_size
 
     def open_sink(self):
-        """Where the body goes: an object with write(bytes), commit() and abort()."""
+        """Where the body goes: a `Store.begin` upload (write(bytes), commit(), abort())."""
         raise NotImplementedError
+
+    def close_sink(self, sink):
+        """The complete body, kept: the stored media's record."""
+        return sink.commit()
 
     def check_request(self) -> None:
         """Header and query checks of the subclass (raise BadRequest)."""
 
     async def prepare(self):
         await super().prepare()
-        self.require_user()
+        await self.authorize_write()
         limit = self.body_limit()
         headers = self.request.headers
         try:
@@ -262,7 +285,7 @@ class StreamingBodyHandler(BaseHandler):
             raise self.refusal
         sink, self.sink = self.sink, None
         try:
-            return await asyncio.get_running_loop().run_in_executor(None, sink.commit)
+            return await asyncio.get_running_loop().run_in_executor(None, self.close_sink, sink)
         except BaseException:
             sink.abort()
             raise
@@ -404,32 +427,6 @@ class ExplainHandler(BaseHandler):
         self.respond(explain(code))
 
 
-class TempBody:
-    """A request body received into a temporary file in the store's incoming folder."""
-
-    def __init__(self, folder: Path, limit: int):
-        self.limit = limit
-        self.size = 0
-        fd, name = tempfile.mkstemp(dir=folder, prefix="simprint-", suffix=".json")
-        self.path = Path(name)
-        self.file = open(fd, "wb")
-
-    def write(self, chunk: bytes):
-        self.size += len(chunk)
-        if self.size > self.limit:
-            self.abort()
-            raise BadRequest(f"The body is larger than the limit of {self.limit} bytes.")
-        self.file.write(chunk)
-
-    def commit(self) -> Path:
-        self.file.close()
-        return self.path
-
-    def abort(self):
-        self.file.close()
-        self.path.unlink(missing_ok=True)
-
-
 @web.stream_request_body
 class SimprintHandler(StreamingBodyHandler):
     """POST /simprint: simprints of a JSON {"text": ...} body (streamed to disk, parsed in a
@@ -441,8 +438,15 @@ class SimprintHandler(StreamingBodyHandler):
     def body_limit(self) -> int:
         return self.service.settings.max_upload_size + SIMPRINT_OVERHEAD
 
+    received_body = None  # the body once received, removed once answered
+
     def open_sink(self):
-        return TempBody(self.service.store.root / ".incoming", self.body_limit())
+        store = self.service.store
+        return store.begin("simprint.json", "application/json", "", limit=self.body_limit())
+
+    def close_sink(self, sink):
+        self.received_body = sink
+        return sink.received()
 
     @api
     async def post(self):
@@ -452,7 +456,7 @@ class SimprintHandler(StreamingBodyHandler):
             result = await self.service.job("simprint", str(path), max_bytes, self.offsets)
             self.respond(result)
         finally:
-            path.unlink(missing_ok=True)
+            self.received_body.abort()
 
 
 class NotFoundHandler(BaseHandler):
