@@ -256,9 +256,10 @@ def status(kind: str = "text", *, checksum: bool = True) -> dict:
     whether it is there and matches the published checksum, and how to fix what is missing."""
     spec = _spec(kind)
     info = {"kind": kind, "code": spec.code, "package": spec.package,
-            "version": package_version(kind), "path": model_path(kind), "present": False,
+            "version": package_version(kind), "installed": package_installed(kind),
+            "path": model_path(kind), "present": False,
             "checksum": None, "published": published_checksum(kind), "fix": None}
-    if not package_installed(kind):
+    if not info["installed"]:
         info["fix"] = spec.install_hint
         return info
     info["present"] = info["path"].is_file()
