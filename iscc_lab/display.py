@@ -27,7 +27,6 @@ __all__ = [
     "widget_view",
 ]
 
-_UNIT_TYPES = ("meta", "semantic", "content", "data", "instance")
 _CARD_STYLE = (
     "display:flex;gap:14px;align-items:flex-start;border:1px solid #d0d7de;border-radius:8px;"
     "padding:12px;max-width:760px;font-family:system-ui,sans-serif;font-size:13px"
@@ -132,9 +131,11 @@ def _units(data: dict) -> list[tuple[str, str, str]]:
     """[(unit type, readable kind, unit code)] from `units` or a frame row's unit columns."""
     import iscc_core as ic
 
+    from iscc_lab.batch.rows import UNIT_TYPES  # the row schema's unit columns
+
     units = data.get("units")
     if not isinstance(units, (list, tuple)) or not units:
-        units = [data[t] for t in _UNIT_TYPES if not _missing(data.get(t))]
+        units = [data[t] for t in UNIT_TYPES if not _missing(data.get(t))]
     out = []
     for unit in units:
         try:

@@ -375,55 +375,22 @@ class UploadWidget(W.VBox):
 # Results as a frame
 # --------------------------------------------------------------------------------------------
 
-_UNIT_TYPES = ("meta", "semantic", "content", "data", "instance")
-_FRAME_COLUMNS = (
-    "filename", "iscc", "mode", "mediatype", "filesize", "name", "width", "height",
-    "duration", "datahash", "metahash",
-)  # fmt: skip
-
-
-def _unit_type(unit) -> str | None:
-    import iscc_core as ic
-
-    try:
-        name = ic.MT(ic.Code(str(unit)).maintype).name.lower()
-    except Exception:  # noqa: BLE001 - not a unit: no column
-        return None
-    return name if name in _UNIT_TYPES else None
-
 
 def results_frame(results):
-    """ISCC results (dicts of the contract's JSON) as a DataFrame, one row per result.
-
-    Columns as a `batch()` frame's, without `path`: filename, iscc, mode, mediatype, filesize,
-    name, width, height, duration, datahash, metahash, then one column per unit type present
-    (the units' codes), thumbnail, media_id (None for results made in the kernel) and via
-    ("server" or "kernel"). The frame works with the `df.iscc` accessor (`iscc` column).
+    """ISCC results (dicts of the contract's JSON) as a DataFrame, one row per result: the row
+    schema of `batch()` (`iscc_lab.batch.rows`) without `path` and `error`, then media_id
+    (None for results made in the kernel) and via ("server" or "kernel"). The frame works
+    with the `df.iscc` accessor (`iscc` column).
     """
     import pandas as pd
 
-    import iscc_lab.accessor  # noqa: F401 - registers the df.iscc accessor
+    import iscc_lab.accessor  # noqa: F401 - the df.iscc accessor, as batch() frames have it
+    from iscc_lab.batch import rows as schema
 
-    rows = []
-    for r in results:
-        row = {c: r.get(c) for c in _FRAME_COLUMNS}
-        for unit in r.get("units") or ():
-            kind = _unit_type(unit)
-            if kind and kind not in row:
-                row[kind] = unit if str(unit).startswith("ISCC:") else f"ISCC:{unit}"
-        row["thumbnail"] = r.get("thumbnail")
-        row["media_id"] = r.get("media_id")
-        row["via"] = "server" if r.get("media_id") else "kernel"
-        rows.append(row)
-    units = [u for u in _UNIT_TYPES if any(row.get(u) for row in rows)]
-    columns = [*_FRAME_COLUMNS, *units, "thumbnail", "media_id", "via"]
-    data = {}
-    for col in columns:
-        values = [row.get(col) for row in rows]
-        if col in ("filesize", "width", "height"):
-            data[col] = pd.array([_as_int(v) for v in values], dtype="Int64")
-        elif col == "duration":
-            data[col] = pd.array([None if v is None else float(v) for v in values], "Float64")
-        else:
-            data[col] = pd.array([None if v is None else str(v) for v in values], dtype=object)
-    return pd.DataFrame(data, columns=columns)
+    results = list(results)
+    frame = schema.to_frame([schema.result_row(None, r) for r in results])
+    frame = frame.drop(columns=["path", "error"])
+    media_ids = [r.get("media_id") for r in results]
+    frame["media_id"] = pd.array(media_ids, dtype=object)
+    frame["via"] = pd.array(["server" if m else "kernel" for m in media_ids], dtype=object)
+    return frame
