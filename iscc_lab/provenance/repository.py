@@ -186,7 +186,7 @@ class ManifestRepository:
         import numpy as np
 
         arrays = self._arrays()
-        popcount = _popcount()
+        limit = _max_distance(min_score)
         best: dict[str, int] = {}
         for (mt, st), body in unit_bodies(units).items():
             if mt == META:
@@ -195,12 +195,11 @@ class ManifestRepository:
             if found is None:
                 continue
             ids, bodies = found
-            if bodies.shape[1] != len(body):
+            if bodies.shape[1] != len(body) or len(body) % 8:
                 continue
-            query = np.frombuffer(body, dtype=np.uint8)
-            distances = popcount[np.bitwise_xor(bodies, query)].sum(axis=1)
-            close = np.flatnonzero(distances <= _max_distance(min_score))
-            for i in close:
+            query = np.frombuffer(body, dtype=np.uint64)
+            distances = np.bitwise_count(bodies.view(np.uint64) ^ query).sum(axis=1)
+            for i in np.flatnonzero(distances <= limit):
                 score = similarity_score(int(distances[i]))
                 if score > best.get(ids[i], -1):
                     best[ids[i]] = score
@@ -208,17 +207,11 @@ class ManifestRepository:
         return [{"manifestId": mid, "similarityScore": score} for mid, score in ranked]
 
 
-@lru_cache(maxsize=1)
-def _popcount():
-    import numpy as np
-
-    return np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
-
-
 def _kind(maintype: int, subtype: int) -> int:
     return maintype * 16 + subtype
 
 
+@lru_cache(maxsize=16)
 def _max_distance(min_score: int) -> int:
     """The largest distance whose score is at least `min_score`."""
     d = 0
