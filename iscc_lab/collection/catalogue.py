@@ -286,5 +286,13 @@ class Catalogue:
                 found[r[0]] = r
         return [found[i] for i in ids]
 
+    def inventory_rows(self) -> list[tuple]:
+        """(id, path, filename, mediatype, filesize, datahash) of every item in id order: what
+        `inventory()` needs besides the units, without the rest of the rows (SQLite's JSON)."""
+        return self._read(
+            "SELECT id, path, json_extract(row, '$.filename'), json_extract(row, '$.mediatype'),"
+            " coalesce(json_extract(row, '$.filesize'), size), datahash FROM items ORDER BY id"
+        )
+
     def integrity(self) -> str:
         return self._read("PRAGMA integrity_check")[0][0]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,14 @@ def _name_from_filename(row: dict) -> bool:
     from iscc_sdk.text import text_name_from_uri
 
     return row["name"] == text_name_from_uri(row["path"])
+
+
+@lru_cache(maxsize=1)
+def _dtypes():
+    """The dtypes of search results, resolved once (pandas parses a dtype name each time)."""
+    import pandas as pd
+
+    return pd.api.types.pandas_dtype(string_dtype()), pd.Int64Dtype()
 
 
 def _check_bits(bits):
@@ -393,7 +402,7 @@ class Collection:
         found = hamming.nearest(units[on], queries, int(k), bits)
         positions = np.concatenate([f[0] for f in found]) if found else np.zeros(0, np.int64)
         details = self._catalogue.paths_and_codes(ids[positions].tolist())
-        text = string_dtype()
+        text, whole = _dtypes()
         data = {
             "query": [s for s, f in zip(shown, found, strict=True) for _ in range(len(f[0]))],
             "rank": [r + 1 for f in found for r in range(len(f[0]))],
@@ -404,10 +413,10 @@ class Collection:
         return pd.DataFrame(
             {
                 "query": pd.array(data["query"], dtype=text),
-                "rank": pd.array(data["rank"], dtype="Int64"),
+                "rank": pd.array(data["rank"], dtype=whole),
                 "path": pd.array(data["path"], dtype=text),
                 "iscc": pd.array(data["iscc"], dtype=text),
-                "distance": pd.array(data["distance"], dtype="Int64"),
+                "distance": pd.array(data["distance"], dtype=whole),
             },
             columns=list(_SEARCH_COLUMNS),
         )
@@ -450,3 +459,41 @@ class Collection:
                 "group": group,
             }
         )
+
+    def inventory(
+        self,
+        *,
+        content_threshold: int = 10,
+        data_threshold: int = 0,
+        bits: int | None = 64,
+    ):
+        """The duplicate inventory of the collection, as `iscc_lab.inventory` makes it of a
+        frame: the units from the index, and only path, filename, mediatype, filesize and
+        datahash from the catalogue (the instance level compares whole datahashes).
+
+        :return: an `Inventory`, one row per item in the order they were added.
+        """
+        import pandas as pd
+
+        from iscc_lab.duplicates import inventory_of
+
+        ids, units = self._index.get(("instance", "data", "content"))
+        found = {r[0]: r for r in self._catalogue.inventory_rows()}
+        keep = np.array([i in found for i in ids.tolist()], dtype=bool)  # none removed meanwhile
+        if not keep.all():
+            units = {t: u.take(np.flatnonzero(keep)) for t, u in units.items()}
+        rows = [found[i] for i in ids[keep].tolist()]
+        text = string_dtype()
+        files = pd.DataFrame(
+            {
+                "path": pd.array([r[1] for r in rows], dtype=text),
+                "filename": pd.array([r[2] for r in rows], dtype=text),
+                "mediatype": pd.array([r[3] for r in rows], dtype=text),
+                "filesize": pd.array([r[4] for r in rows], dtype="Int64"),
+                "datahash": pd.array([r[5] for r in rows], dtype=text),
+            }
+        )
+        return inventory_of(
+            files, units, content_threshold=content_threshold, data_threshold=data_threshold,
+            bits=bits,
+        )  # fmt: skip
