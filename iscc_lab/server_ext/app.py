@@ -211,6 +211,31 @@ class IsccLabApp(ExtensionApp):
         config=True,
         help="Print the API's address, docs and token once the server runs (iscc-lab serve).",
     )
+    sign_cert = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="PEM file of the certificate chain that signs C2PA manifests (POST /api/v1/sign) "
+        "(default: ISCC_LAB_SIGN_CERT).",
+    )
+    sign_key = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="PEM file of the signer's private key (default: ISCC_LAB_SIGN_KEY).",
+    )
+    sign_alg = Unicode(
+        config=True,
+        help="Signature algorithm: es256, es384, es512, ps256, ps384, ps512 or ed25519 "
+        "(default: ISCC_LAB_SIGN_ALG, es256).",
+    )
+    sign_tsa_url = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="An RFC 3161 time-stamp authority for signatures; none by default "
+        "(default: ISCC_LAB_SIGN_TSA_URL).",
+    )
 
     #: the traitlets that are settings of the service (Settings fields of the same names)
     options = (
@@ -221,6 +246,10 @@ class IsccLabApp(ExtensionApp):
         "private_files",
         "storage_expiry",
         "cleanup_interval",
+        "sign_cert",
+        "sign_key",
+        "sign_alg",
+        "sign_tsa_url",
     )
 
     @cached_property
@@ -255,6 +284,24 @@ class IsccLabApp(ExtensionApp):
     @default("cleanup_interval")
     def _default_cleanup_interval(self):
         return self.env_settings.cleanup_interval
+
+    @default("sign_cert")
+    def _default_sign_cert(self):
+        value = self.env_settings.sign_cert
+        return None if value is None else str(value)
+
+    @default("sign_key")
+    def _default_sign_key(self):
+        value = self.env_settings.sign_key
+        return None if value is None else str(value)
+
+    @default("sign_alg")
+    def _default_sign_alg(self):
+        return self.env_settings.sign_alg
+
+    @default("sign_tsa_url")
+    def _default_sign_tsa_url(self):
+        return self.env_settings.sign_tsa_url
 
     def service_settings(self) -> Settings:
         """The service's settings: the options (config, command line) over the environment."""

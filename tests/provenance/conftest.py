@@ -30,11 +30,15 @@ def jp_server_config(media_path, signer_files, request, monkeypatch):
     """The extension with a signer (ISCC_LAB_SIGN_*), unless `@pytest.mark.no_signer`."""
     for name in ("ISCC_LAB_SIGN_CERT", "ISCC_LAB_SIGN_KEY", "ISCC_LAB_SIGN_TSA_URL"):
         monkeypatch.delenv(name, raising=False)
-    if request.node.get_closest_marker("no_signer") is None:
+    config = {"ServerApp": {"jpserver_extensions": {"iscc_lab.server_ext": True}}}
+    if request.node.get_closest_marker("signer_options"):  # as Jupyter config, not variables
+        config["IsccLabApp"] = {"sign_cert": str(signer_files[0]), "sign_key": str(signer_files[1])}
+    elif request.node.get_closest_marker("no_signer") is None:
         monkeypatch.setenv("ISCC_LAB_SIGN_CERT", str(signer_files[0]))
         monkeypatch.setenv("ISCC_LAB_SIGN_KEY", str(signer_files[1]))
-    return {"ServerApp": {"jpserver_extensions": {"iscc_lab.server_ext": True}}}
+    return config
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "no_signer: start the server without ISCC_LAB_SIGN_*")
+    config.addinivalue_line("markers", "signer_options: the signer as IsccLabApp options only")

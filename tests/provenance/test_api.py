@@ -158,6 +158,12 @@ async def test_sign_without_signer_is_422_naming_the_setting(call, demo_jpg):
     assert r.status == 422 and "ISCC_LAB_SIGN_CERT" in r.text
 
 
+@pytest.mark.signer_options
+async def test_signer_as_extension_options(call, demo_jpg):
+    _, r = await signed(call, demo_jpg, "image/jpeg")
+    assert r.json["c2pa"]["signer"]["common_name"] == "Alice Archivist"
+
+
 async def test_supported_algorithms(call):
     r = await call("GET", "c2pa/v1", "services", "supportedAlgorithms")
     assert r.json == {"watermarks": [], "fingerprints": [{"alg": "io.iscc.v0"}]}
