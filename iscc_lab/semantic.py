@@ -189,7 +189,10 @@ def wire(kind: str = "text") -> None:
     """Point the package at the model folder read now, and replace its downloading
     `get_model`. Cheap and idempotent; the package loads its model once per process, so a
     folder changed after that first load is not seen by that process."""
+    from loguru import logger
+
     with _lock:
+        logger.disable(_spec(kind).module)  # DEBUG timings per chunk would flood notebooks
         if kind == "text":
             import iscc_sct
             import iscc_sct.utils
