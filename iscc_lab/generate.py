@@ -23,8 +23,8 @@ from pathlib import Path
 
 from iscc_lab import semantic as sem
 from iscc_lab import tools
+from iscc_lab.credentials import read_c2pa
 from iscc_lab.errors import BadRequest, IsccLabError, Unprocessable
-from iscc_lab.provenance.credentials import read_c2pa
 from iscc_lab.settings import Settings, get_settings
 from iscc_lab.store import check_filename
 

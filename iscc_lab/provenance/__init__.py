@@ -2,14 +2,14 @@
 and the manifest repository behind the Soft Binding Resolution API.
 
     binding.py      the soft binding of a file, decoding and scoring bindings
-    credentials.py  reading manifest stores (c2pa-python, offline): the `c2pa` result field
     signing.py      the signer from settings, the manifest definition, signing a file
     repository.py   the manifest repository (SQLite) and matching by binding
     verbs.py        sign / sign_media / soft_binding_media, and their worker-process jobs
     card.py         a recovered manifest as a card a person reads (who, when, actions, ISCC)
 
-The names below are imported on first use, so that the core (generate.py reads manifests
-through `credentials`) imports no more than it needs, and c2pa-python only when used.
+Reading manifest stores (the `c2pa` field of ISCC results) is `iscc_lab.credentials`, a core
+module below generate.py; `read_c2pa` is re-exported here. The names below are imported on first
+use, and c2pa-python only when used.
 """
 
 from importlib import import_module
@@ -47,6 +47,7 @@ def __getattr__(name):
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
+    where = "iscc_lab.credentials" if module == "credentials" else f"{__name__}.{module}"
+    value = getattr(import_module(where), name)
     globals()[name] = value
     return value

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from iscc_lab.credentials import c2pa_module, context
 from iscc_lab.errors import BadRequest, Unprocessable
-from iscc_lab.provenance.credentials import c2pa_module, context
 from iscc_lab.settings import Settings
 
 __all__ = ["ALGORITHMS", "SignerConfig", "Signed", "signer_config", "sign_file", "c2pa_format"]
@@ -133,7 +133,7 @@ def sign_file(path: Path, out: Path, definition: dict, config: SignerConfig, fmt
     except BaseException:
         out.unlink(missing_ok=True)
         raise
-    from iscc_lab.provenance.credentials import read_store
+    from iscc_lab.credentials import read_store
 
     found = read_store(out)
     manifest_id = (found or {}).get("active_manifest")

@@ -138,8 +138,8 @@ def register_media(store: Store, media_id: str, manifest_path, owner: str = "",
     """Keep the manifest store at `manifest_path` (sidecar `application/c2pa` bytes) for a
     stored media, if it validates against it; BadRequest with c2pa-python's reason if not.
     Returns the active manifest's id."""
+    from iscc_lab.credentials import c2pa_module, read_store
     from iscc_lab.errors import BadRequest
-    from iscc_lab.provenance.credentials import c2pa_module, read_store
 
     c2pa = c2pa_module()
     repository = repository or ManifestRepository.for_media(store.root)

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 from tornado.httpclient import HTTPClientError
 
+from iscc_lab.credentials import context
 from iscc_lab.provenance import soft_binding
-from iscc_lab.provenance.credentials import context
 from iscc_lab.provenance.repository import MIN_SCORE
 from tests.server_ext.conftest import Reply, raw_request
 from tests.server_ext.openapi_check import check

@@ -9,9 +9,9 @@ import iscc_samples
 import pytest
 
 import iscc_lab
+from iscc_lab.credentials import context, read_store
 from iscc_lab.errors import Unprocessable
 from iscc_lab.provenance import ManifestRepository, read_c2pa, sign_media, soft_binding
-from iscc_lab.provenance.credentials import context, read_store
 from iscc_lab.settings import Settings
 from tests.provenance.certs import SIGNER_NAME
 

@@ -4,6 +4,9 @@ c2pa-python reads and validates a manifest store embedded in a file, or a sideca
 (`application/c2pa` bytes) against its asset. iscc-lab's context never reaches the network: no
 remote manifests and no OCSP fetches; trust is judged against no trust list, so a manifest
 signed by a certificate of one's own validates with the status `signingCredential.untrusted`.
+
+A core module (generate.py reads the `c2pa` field through it); signing and the manifest
+repository, which build on generate, are in `iscc_lab.provenance`.
 """
 
 import io
