@@ -51,6 +51,7 @@ _B32[np.frombuffer(_ALPHABET, dtype=np.uint8)] = np.arange(32, dtype=np.uint8)
 _DECODE_CHUNK = 65536  # codes decoded at once (bounds the bit matrix to ~20 MB)
 _PAIRS_PER_JOB = 1 << 28  # pairs one kernel call compares (~0.1 s)
 _OUT = 1 << 16  # first capacity of a kernel call's pair buffer
+_LAYOUTS: dict = {}  # (header, length) -> layout: a layout depends on nothing else
 
 
 def unit_type_of(maintype: int) -> str | None:
@@ -223,7 +224,9 @@ def decode(values: Sequence, unit_types: Iterable[str]) -> dict[str, Units]:
     n = len(values)
     parts: dict = {t: [] for t in unit_types}  # (rows, kind, nbits, hashes (m, nbytes))
     slow: list[int] = []
-    layouts: dict = {}
+    layouts = _LAYOUTS
+    if len(layouts) > 4096:  # many distinct headers (odd input): start afresh
+        layouts.clear()
     for start in range(0, n, _DECODE_CHUNK):
         chunk = values[start : start + _DECODE_CHUNK]
         text = _ascii(chunk)
@@ -306,7 +309,7 @@ def _join(x, y, lo, hi, t, same, out):
     n = y.shape[0]
     cap = out.shape[0]
     found = 0
-    block = 8192  # rows of y in L1/L2 while the rows of x pass over them
+    block = 1024  # rows of y in L1 while the rows of x pass over them
     tt = np.uint64(t)
     first = lo if same else 0
     for j0 in range(first, n, block):
@@ -354,6 +357,18 @@ def _distances(words, nbits, kind, query, qbits, qkind, limit, out):
                 x = x >> np.uint64(64 - left)
             d += _popcount(x)
         out[r] = d
+    return out
+
+
+@numba.njit(nogil=True, boundscheck=False, cache=True)
+def _distances64(word0, nbits, kind, q0, qkind, length, out):
+    """`_distances` when the common length is at most 64 bits (`length`: the query's length,
+    at most `bits`, at most 64): one vectorized pass over word 0."""
+    n = kind.shape[0]
+    for r in range(n):
+        common = max(min(np.int64(nbits[r]), length), 1)
+        d = _popcount((q0 ^ word0[r]) >> np.uint64(64 - common))
+        out[r] = d if kind[r] == qkind else 0xFFFF
     return out
 
 
@@ -451,6 +466,14 @@ def nearest(index: Units, queries: Units, k: int, bits: int | None = None):
         if queries.kind[q] == NONE:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         dist = np.empty(len(index), dtype=np.uint16)
+        length = min(int(queries.nbits[q]), int(limit))
+        if length <= 64:
+            _distances64(
+                index.words[0], index.nbits, index.kind, queries.words[0, q],
+                np.int32(queries.kind[q]), np.int64(length), dist,
+            )  # fmt: skip
+            rows = _smallest(dist, k)
+            return rows, dist[rows].astype(np.int64)
         _distances(
             index.words, index.nbits, index.kind, _query_words(queries, q, width),
             np.int64(queries.nbits[q]), np.int32(queries.kind[q]), limit, dist,
