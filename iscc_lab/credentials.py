@@ -16,7 +16,15 @@ from functools import lru_cache
 
 from iscc_lab.errors import ToolMissing
 
-__all__ = ["OFFLINE_SETTINGS", "c2pa_module", "context", "read_store", "summary", "read_c2pa"]
+__all__ = [
+    "OFFLINE_SETTINGS",
+    "c2pa_module",
+    "context",
+    "embedded_store",
+    "read_store",
+    "read_c2pa",
+    "summary",
+]
 
 log = logging.getLogger(__name__)
 
@@ -114,3 +122,54 @@ def read_c2pa(path) -> dict | None:
         log.warning("c2pa failed on %s: %r", getattr(path, "name", ""), e)
         return None
     return summary(store) if store is not None else None
+
+
+def embedded_store(path) -> bytes | None:
+    """The `application/c2pa` bytes of the manifest store embedded in a JPEG (APP11 JUMBF
+    segments, joined) or PNG (its `caBX` chunk); None for other formats or without one.
+    c2pa-python reads embedded stores but does not hand out their bytes."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:2] == b"\xff\xd8":
+        return _jpeg_store(data)
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return _png_store(data)
+    return None
+
+
+def _jpeg_store(data: bytes) -> bytes | None:
+    i, boxes = 2, {}
+    while i + 4 <= len(data) and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker in (0xD9, 0xDA):  # end of image, start of scan: no more metadata segments
+            break
+        if 0xD0 <= marker <= 0xD7 or marker in (0x01, 0xFF):
+            i += 1 if marker == 0xFF else 2
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        segment = data[i + 4 : i + 2 + length]
+        if marker == 0xEB and segment[:2] == b"JP" and len(segment) >= 8:
+            instance = int.from_bytes(segment[2:4], "big")
+            sequence = int.from_bytes(segment[4:8], "big")
+            boxes.setdefault(instance, []).append((sequence, segment[8:]))
+        i += 2 + length
+    for packets in boxes.values():
+        packets.sort(key=lambda p: p[0])
+        # every packet after the first repeats the superbox's 8-byte header (LBox, TBox)
+        box = packets[0][1] + b"".join(p[8:] for _, p in packets[1:])
+        if box[4:8] == b"jumb" and b"c2pa" in box[8:64]:
+            return box
+    return None
+
+
+def _png_store(data: bytes) -> bytes | None:
+    i = 8
+    while i + 12 <= len(data):
+        length = int.from_bytes(data[i : i + 4], "big")
+        kind = data[i + 4 : i + 8]
+        if kind == b"caBX":
+            return data[i + 8 : i + 8 + length]
+        if kind == b"IEND":
+            break
+        i += 12 + length
+    return None

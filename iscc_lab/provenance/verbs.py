@@ -11,7 +11,14 @@ from iscc_lab.provenance.signing import c2pa_format, manifest_definition, sign_f
 from iscc_lab.settings import Settings, get_settings
 from iscc_lab.store import MediaRecord, Store
 
-__all__ = ["sign", "sign_media", "soft_binding_media", "register_media", "run_job"]
+__all__ = [
+    "sign",
+    "sign_media",
+    "soft_binding_media",
+    "register_media",
+    "register_asset",
+    "run_job",
+]
 
 
 def _version() -> str:
@@ -128,6 +135,8 @@ def run_job(job: str, root: str, max_upload_size: int, settings: dict, *args, **
             return new.to_dict(), result
         if job == "register":
             return register_media(store, *args, **kwargs)
+        if job == "register_asset":
+            return register_asset(*args, media_path=store.root, **kwargs)
         if job == "binding_file":
             return binding_file(Path(args[0]), **kwargs)
         raise ValueError(f"unknown job {job!r}")
@@ -156,15 +165,7 @@ def register_media(store: Store, media_id: str, manifest_path, owner: str = "",
             ) from None
         if not found or not found.get("active_manifest"):
             raise BadRequest("The body holds no manifest store (application/c2pa bytes).")
-        if found.get("validation_state") == "Invalid":
-            results = (found.get("validation_results") or {}).get("activeManifest") or {}
-            reasons = "; ".join(
-                f"{f.get('code')}: {f.get('explanation', '')}" for f in results.get("failure") or []
-                if f.get("code") != "signingCredential.untrusted"
-            )  # fmt: skip
-            raise BadRequest(
-                f"The manifest does not validate against media {media_id}: {reasons[:500]}"
-            )
+        _check_valid(found, f"media {media_id}")
         binding = binding_file(path)
     manifest_id = found["active_manifest"]
     repository.add(manifest_id, data, binding, media_id=media_id, filename=record.filename,
@@ -176,3 +177,48 @@ def _format(path: Path) -> str:
     import mimetypes
 
     return mimetypes.guess_type(path.name)[0] or path.suffix.lstrip(".").lower()
+
+
+def register_asset(path, owner: str = "", repository: ManifestRepository | None = None,
+                   *, media_path=None) -> str:  # fmt: skip
+    """Keep the manifest store embedded in the asset at `path` (JPEG or PNG), if it validates,
+    with the asset's soft binding; BadRequest with c2pa-python's reason if not. Returns the
+    active manifest's id. The asset itself is not kept."""
+    from iscc_lab.credentials import c2pa_module, embedded_store, read_store
+    from iscc_lab.errors import BadRequest, Unprocessable
+
+    c2pa = c2pa_module()
+    path = Path(path)
+    repository = repository or ManifestRepository.for_media(media_path)
+    try:
+        found = read_store(path)
+    except c2pa.C2paError as e:
+        reason = f"{type(e).__name__}: {str(e)[:300]}"
+        raise BadRequest(f"The asset's manifest cannot be read: {reason}") from None
+    if not found or not found.get("active_manifest"):
+        raise BadRequest("The asset carries no C2PA manifest; send a sidecar with ?media_id=.")
+    _check_valid(found, "the asset")
+    data = embedded_store(path)
+    if data is None:
+        raise Unprocessable(
+            f"{path.suffix or 'This'} files: iscc-lab takes embedded manifests out of JPEG and PNG "
+            "only; upload the asset (POST /api/v1/media) and register its store as a sidecar "
+            "(application/c2pa with ?media_id=)."
+        )
+    manifest_id = found["active_manifest"]
+    repository.add(manifest_id, data, binding_file(path), filename=path.name, owner=owner)
+    return manifest_id
+
+
+def _check_valid(found: dict, what: str) -> None:
+    from iscc_lab.errors import BadRequest
+
+    if found.get("validation_state") != "Invalid":
+        return
+    results = (found.get("validation_results") or {}).get("activeManifest") or {}
+    reasons = "; ".join(
+        f"{f.get('code')}: {f.get('explanation', '')}"
+        for f in results.get("failure") or []
+        if f.get("code") != "signingCredential.untrusted"
+    )
+    raise BadRequest(f"The manifest does not validate against {what}: {reasons[:500]}")

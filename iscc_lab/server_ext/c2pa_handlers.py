@@ -236,30 +236,46 @@ class ByContentHandler(C2paMixin, StreamingBodyHandler):
 
 @web.stream_request_body
 class ManifestsHandler(C2paMixin, StreamingBodyHandler):
-    """POST /c2pa/v1/manifests?media_id=...: register the `application/c2pa` bytes of a sidecar
-    manifest store for a stored media; it must validate against that media."""
+    """POST /c2pa/v1/manifests: register a manifest store. Either the asset itself, carrying its
+    manifest embedded (JPEG or PNG; the asset is not kept), or `?media_id=` of a stored asset
+    with the `application/c2pa` bytes of its sidecar store. It must validate against the asset."""
+
+    def sidecar(self) -> bool:
+        content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        return content_type == C2PA
 
     def body_limit(self) -> int:
-        return SIDE_CAR_LIMIT
+        return SIDE_CAR_LIMIT if self.sidecar() else self.service.settings.max_upload_size
 
     def check_request(self):
-        content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if content_type != C2PA:
-            raise BadRequest(f"Send the manifest store as {C2PA} with ?media_id= of its asset.")
         self.media_id = self.get_query_argument("media_id", None)
-        if not self.media_id:
-            raise BadRequest("media_id is required: the stored asset the manifest belongs to.")
+        if self.sidecar():
+            if not self.media_id:
+                raise BadRequest("media_id is required with a sidecar store: its stored asset.")
+            self.suffix = ".c2pa"
+            return
+        if self.media_id:
+            raise BadRequest(f"With ?media_id=, send the manifest store as {C2PA}.")
+        content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        header = self.request.headers.get("X-Upload-Filename")
+        filename = decode_filename(header) if header else None
+        self.suffix = _suffix(content_type, filename)
 
     def open_sink(self):
-        return TempSink(self.service.store.root / ".incoming", ".c2pa", self.body_limit())
+        return TempSink(self.service.store.root / ".incoming", self.suffix, self.body_limit())
 
     @api
     async def post(self):
         path = await self.committed()
+        owner = self.service.owner(self.client)
         try:
-            record = self.owned_record(self.media_id)
-            manifest_id = await self.provenance_job("register", record.media_id, str(path),
-                                                    self.service.owner(self.client))  # fmt: skip
+            if self.sidecar():
+                record = self.owned_record(self.media_id)
+                manifest_id = await self.provenance_job(
+                    "register", record.media_id, str(path), owner
+                )
+            else:
+                manifest_id = await self.provenance_job("register_asset", str(path), owner)
         finally:
             path.unlink(missing_ok=True)
         location = manifest_location(self, manifest_id)

@@ -294,3 +294,47 @@ async def test_register_a_sidecar_and_delete(call, demo_jpg):
     assert junk.status == 400
     assert (await call("DELETE", "c2pa/v1", "manifests", manifest_id)).status == 204
     assert (await call("GET", "c2pa/v1", "manifests", manifest_id)).status == 404
+
+
+async def test_register_an_asset_with_its_embedded_manifest(call, signer_files, tmp_path, demo_jpg):
+    import iscc_lab
+
+    chain, key = signer_files
+    for source, content_type in (
+        (demo_jpg, "image/jpeg"),
+        (iscc_samples.IMAGE / "demo.png", "image/png"),
+    ):
+        signed_path, result = iscc_lab.sign(
+            source, outpath=tmp_path / source.name, cert=chain, key=key
+        )
+        manifest_id = result["c2pa"]["active_manifest"]
+        r = await call(
+            "POST",
+            "c2pa/v1",
+            "manifests",
+            body=signed_path.read_bytes(),
+            headers={"Content-Type": content_type},
+        )
+        assert r.status == 201 and r.json == {"manifestId": manifest_id}, r.text
+        got = await call("GET", "c2pa/v1", "manifests", manifest_id)
+        assert (
+            validates(signed_path.read_bytes(), content_type, got.body)["validation_state"]
+            == "Valid"
+        )
+        found = await by_content(call, reencode_jpeg(signed_path.read_bytes()), "image/jpeg")
+        assert manifest_id in [m["manifestId"] for m in found.json["matches"]]
+    # a damaged manifest: 400 with c2pa-python's reason; no manifest at all: 400
+    data = bytearray((tmp_path / "demo.jpg").read_bytes())
+    data[data.find(b"c2pa.signature") + 200] ^= 0xFF
+    r = await call(
+        "POST", "c2pa/v1", "manifests", body=bytes(data), headers={"Content-Type": "image/jpeg"}
+    )
+    assert r.status == 400 and "claimSignature.mismatch" in r.text
+    r = await call(
+        "POST",
+        "c2pa/v1",
+        "manifests",
+        body=demo_jpg.read_bytes(),
+        headers={"Content-Type": "image/jpeg"},
+    )
+    assert r.status == 400 and "no C2PA manifest" in r.text
