@@ -18,6 +18,7 @@ tests drive them with the same payloads.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -181,6 +182,9 @@ class UploadWidget(W.VBox):
     :param semantic: add the experimental Semantic-Code (None: the service's default).
     :param granular: add granular text features (None: the service's default).
     :param max_cards: up to this many results are shown as cards, more as a table.
+    :param collection: an `iscc_lab.Collection`: under each card, the file's nearest matches in
+        it (`w.matches`: one search frame per result, or the message of a failed search).
+    :param matches: how many nearest matches to show per file.
     """
 
     def __init__(
@@ -189,11 +193,17 @@ class UploadWidget(W.VBox):
         granular: bool | None = None,
         *,
         max_cards: int = 3,
+        collection=None,
+        matches: int = 5,
         **kwargs,
     ):
         self.semantic = semantic
         self.granular = granular
         self.max_cards = max_cards
+        self.collection = collection
+        self.matches_k = matches
+        #: per result: `collection.search()` of its ISCC (a frame), or the error message
+        self.matches: list = []
         self.results: list[dict] = []
         self.errors: list[dict] = []
         #: "server" or "kernel" once the front end has probed for the server extension.
@@ -230,6 +240,7 @@ class UploadWidget(W.VBox):
         """Forget the results and errors, and clear the finished rows in the browser."""
         self.results.clear()
         self.errors.clear()
+        self.matches.clear()
         self._render()
         self.front.send({"type": "clear"})
 
@@ -330,6 +341,7 @@ class UploadWidget(W.VBox):
 
     def _add_result(self, result: dict) -> None:
         self.results.append(result)
+        self.matches.append(self._nearest(result))
         self._render()
         self._result_callbacks(result)
 
@@ -355,12 +367,41 @@ class UploadWidget(W.VBox):
         prefix = f"{name}: " if name and not message.startswith(name) else ""
         return f"{prefix}{status}{message}"
 
+    def _nearest(self, result: dict):
+        """The nearest matches of a result in the collection (None without a collection)."""
+        if self.collection is None:
+            return None
+        try:
+            return self.collection.search(result["iscc"], k=self.matches_k)
+        except IsccLabError as e:
+            return e.message
+
+    def matches_html(self, found) -> str:
+        """The nearest matches under a card: file name (or code) and distance in bits."""
+        if found is None:
+            return ""
+        if isinstance(found, str):
+            return f'<div class="iscc-matches">{html.escape(found)}</div>'
+        if not len(found):
+            return '<div class="iscc-matches">No comparable item in the collection.</div>'
+        rows = "".join(
+            f"<tr><td>{html.escape(Path(p).name if isinstance(p, str) else str(c))}</td>"
+            f'<td style="text-align:right">{int(d)} bits</td></tr>'
+            for p, c, d in zip(found["path"], found["iscc"], found["distance"], strict=True)
+        )
+        return (
+            '<div class="iscc-matches"><div>Nearest in the collection:</div>'
+            f"<table>{rows}</table></div>"
+        )
+
     def results_html(self) -> str:
         if not self.results:
             return ""
         if len(self.results) <= self.max_cards:
+            matches = self.matches + [None] * (len(self.results) - len(self.matches))
             return "".join(
-                f'<div style="margin:6px 0">{card(r)._repr_html_()}</div>' for r in self.results
+                f'<div style="margin:6px 0">{card(r)._repr_html_()}{self.matches_html(m)}</div>'
+                for r, m in zip(self.results, matches, strict=False)
             )
         return frame_html(self.frame, columns=list(_FRAME_VIEW))._repr_html_()
 
