@@ -114,6 +114,9 @@ class SignHandler(C2paMixin, BaseHandler):
         signer_config(self.service.settings)  # 422 naming the setting, before any work
         owner = self.service.owner(self.client)
         record, result = await self.provenance_job("sign", media_id, owner, title=title)
+        catalogue = getattr(self.service.store, "catalogue", None)
+        if catalogue is not None:  # the collection's catalogue keeps step with the store
+            await self.off_loop(catalogue.set_result, record["media_id"], result)
         location = self.media_location(record["media_id"])
         ids = {"media_id": record["media_id"], "content": self.absolute(location)}
         out = {}

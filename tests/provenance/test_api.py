@@ -147,6 +147,10 @@ async def test_sign_writes_a_signed_copy(call, demo_jpg):
     # GET /iscc of the copy has the same c2pa field
     stored = await call("GET", "api/v1", "iscc", result["media_id"])
     assert stored.json["c2pa"] == result["c2pa"]
+    # the collection's listing has the copy with its ISCC (its catalogue kept in step)
+    listing = await call("GET", "api/v1", "media", validate=False)
+    by_id = {m["media_id"]: m for m in listing.json["results"]}
+    assert by_id[result["media_id"]]["iscc"] == result["iscc"]
 
 
 @pytest.mark.no_signer
