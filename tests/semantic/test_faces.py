@@ -57,3 +57,20 @@ def test_upload_widget_semantic_option_in_the_kernel():
             assert w.results[0] == expected
             assert w.frame.iloc[0]["semantic"] == semantic_unit(expected)
     assert units[0] == units[1] and len(units[2]) == 4
+
+
+def test_collection_update_semantic(folder, tmp_path):
+    """Collection.update(..., semantic=True): the catalogue keeps the Semantic-Code units that
+    create_iscc makes, and search compares on them."""
+    from iscc_lab import Collection
+
+    col = Collection(tmp_path / "archive.isccs")
+    texts = [folder / "short.txt", folder / "long.txt", folder / "demo.jpg"]
+    df = col.update(texts, semantic=True, workers=1, progress=False)
+    assert df.attrs["summary"]["new"] == 3 and df["error"].isna().all()
+    expected = {p.name: semantic_unit(create_iscc(p, semantic=True)) for p in texts}
+    assert dict(zip(df["filename"], df["semantic"], strict=True)) == expected
+    stored = col.frame()
+    assert dict(zip(stored["filename"], stored["semantic"], strict=True)) == expected
+    hits = col.search(folder / "long.txt", k=1, on="semantic")
+    assert hits.iloc[0]["path"] == str(folder / "long.txt") and hits.iloc[0]["distance"] == 0
