@@ -12,12 +12,19 @@ Search: the units of one type (`on`) of every catalogued ISCC, kept in memory as
 kernels of `iscc_lab.hamming` want them (built on the first search on that type, then kept in
 step); a search of one owner compares that owner's rows only.
 
+Why not `iscc_lab.Collection`: a collection is keyed by file path and holds `batch()` rows; the
+server's media are keyed by media_id and need owner, filename, size, media type and creation
+time, in indexes for pages ordered three ways; and a collection's search index is rebuilt from
+the catalogue when its generation moves on, which a server receiving uploads would do for every
+search. Both use the same exact kernels (`iscc_lab.hamming`).
+
 Core: sqlite3, numpy and the store; no tornado, no pandas.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import re
 import sqlite3
@@ -75,6 +82,13 @@ CREATE INDEX IF NOT EXISTS by_iscc ON media (iscc);
 """
 
 
+@functools.lru_cache(maxsize=4096)
+def canonical(code: str) -> str:
+    """`explain.normalize`, remembered: checking a code with iscc-core takes about a
+    millisecond, and the same codes come back (a search, then its look-ups)."""
+    return normalize(code)
+
+
 def check_lookup_value(name: str, value) -> str:
     """The look-up value in the form the catalogue keeps it (hex lowercased, ISCC canonical);
     BadRequest naming the parameter when it is malformed."""
@@ -85,7 +99,7 @@ def check_lookup_value(name: str, value) -> str:
     text = value.strip()
     if name == "iscc":
         try:
-            return normalize(text)
+            return canonical(text)
         except BadRequest as e:
             raise BadRequest(f"iscc: {e.message}") from None
     pattern, what = (
@@ -243,6 +257,21 @@ class MediaCatalogue:
             self._db.execute(_UPSERT, row)
             self._track(record.media_id, record.owner, row[-1])
 
+    def add_many(self, items: Iterable[tuple[MediaRecord, dict | None]]) -> None:
+        """Catalogue many (record, result) pairs in one transaction (a bulk load)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                for record, result in items:
+                    row = _row(record, result)
+                    self._db.execute(_UPSERT, row)
+                    self._track(record.media_id, record.owner, row[-1])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._vectors = None
+                raise
+
     def set_result(self, media_id: str, result: dict) -> None:
         """The ISCC result of a catalogued media was written; a media not catalogued (yet) is
         read from the store, one gone meanwhile is left out."""
@@ -380,7 +409,9 @@ class MediaCatalogue:
             args.append(owner)
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM media WHERE {where} ORDER BY created, media_id", args
+                f"SELECT {_COLUMNS} FROM media INDEXED BY by_{name} WHERE {where} "
+                "ORDER BY created, media_id",
+                args,
             ).fetchall()
         return [_dict(r) for r in rows]
 
@@ -393,7 +424,10 @@ class MediaCatalogue:
             for i in range(0, len(values), 500):
                 chunk = values[i : i + 500]
                 marks = ",".join("?" * len(chunk))
-                sql = f"SELECT DISTINCT {name} FROM media WHERE {name} IN ({marks})"
+                sql = (
+                    f"SELECT DISTINCT {name} FROM media INDEXED BY by_{name} "
+                    f"WHERE {name} IN ({marks})"
+                )
                 args = list(chunk)
                 if owner is not None:
                     sql += " AND owner = ?"
@@ -410,10 +444,7 @@ class MediaCatalogue:
             raise BadRequest(f"on must be one of {', '.join(UNIT_TYPES)}, not {str(on)[:40]!r}.")
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 100:
             raise BadRequest(f"k must be a whole number from 1 to 100, not {str(k)[:40]!r}.")
-        try:
-            code = normalize(code)
-        except BadRequest as e:
-            raise BadRequest(f"iscc: {e.message}") from None
+        code = check_lookup_value("iscc", code)
         query = hamming.decode([code], [on])[on]
         if query.kind[0] == hamming.NONE:
             raise BadRequest(f"iscc: the code has no {on} unit to compare on (on={on}).")

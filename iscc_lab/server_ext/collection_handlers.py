@@ -92,8 +92,8 @@ class MediaListHandler(CollectionMixin, MediaUploadHandler):
     """GET /media: the caller's media in pages (POST /media, the contract's upload, as before)."""
 
     async def prepare(self):
-        if self.request.method == "GET":
-            await BaseHandler.prepare(self)  # no body to stream: skip the upload's checks
+        if self.request.method != "POST":  # no body to stream: skip the upload's checks (and
+            await BaseHandler.prepare(self)  # undeclared methods get their 405)
             return
         await super().prepare()
 
@@ -169,7 +169,7 @@ class SearchHandler(CollectionMixin, UploadMixin, StreamingBodyHandler):
     received_body = None  # the body once received, removed once answered
 
     async def prepare(self):
-        if self.request.method == "GET":
+        if self.request.method != "POST":
             await BaseHandler.prepare(self)
             return
         await super().prepare()

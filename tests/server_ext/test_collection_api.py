@@ -167,8 +167,12 @@ async def test_post_media_still_uploads_and_get_needs_the_token(api, jp_base_url
     head = f"GET {jp_base_url}api/v1/media HTTP/1.1\r\nHost: localhost\r\n"
     status, _, body = await raw_request(port, head)
     assert status == 403 and b"token" in body
-    r = await api("PUT", "media", body=b"x", validate=False)
-    assert r.status == 405 and r.headers["Allow"] == "GET, POST"
+    for method, route in (("PUT", "media"), ("PATCH", "search"), ("DELETE", "search")):
+        # no upload header: still 405, not the upload's 400
+        r = await api(method, route, body=b"x" if method != "DELETE" else None, validate=False)
+        assert r.status == 405 and r.headers["Allow"] == "GET, POST", (method, route)
+    r = await api("DELETE", "lookup", validate=False)
+    assert r.status == 405 and r.headers["Allow"] == "GET"
 
 
 # -- GET /lookup and POST /known ------------------------------------------------------------------
