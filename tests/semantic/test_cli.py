@@ -136,3 +136,10 @@ def test_check_names_a_missing_iscc_sci(without_iscc_sci):
     assert proc.returncode == 0
     assert "iscc-sci not installed" in proc.stdout
     assert "pip install 'iscc-lab[semantic-image]'" in proc.stdout
+
+
+def test_models_list(semantic_model, capsys):
+    assert cli.main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert str(semantic_model.text) in out and str(semantic_model.image) in out
+    assert out.count("differs") == 2  # test models, not the published ones
