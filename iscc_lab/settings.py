@@ -4,15 +4,34 @@ One object, read from the environment, passed down explicitly. Nothing here chan
 state of iscc-sdk: per-call options are applied where the work runs (see `generate.py`).
 """
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings", "default_media_path"]
+__all__ = ["Settings", "get_settings", "default_media_path", "parse_bytes"]
+
+#: Defaults of the per-job limits (ISCC_LAB_JOB_TIMEOUT, ISCC_LAB_JOB_MEMORY): far above what a
+#: legitimate job on the largest upload (1 GiB) takes, on a machine of 2 cores and 24 GiB.
+DEFAULT_JOB_TIMEOUT = 3600.0
+DEFAULT_JOB_MEMORY = 8 << 30
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?")
+
+
+def parse_bytes(value) -> int:
+    """A size in bytes from an int or a text with an optional K, M, G or T suffix (binary
+    multiples; "KiB", "MB" and the like are read the same): "1G" is 1073741824."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    found = _SIZE.fullmatch(str(value).strip().upper())
+    if found is None:
+        raise ValueError(f"{value!r} is not a size in bytes (e.g. 1073741824, 512M, 1G)")
+    return int(float(found[1]) * _UNITS[found[2]])
 
 
 def default_media_path() -> Path:
@@ -40,6 +59,25 @@ class Settings(BaseSettings):
     allow_anonymous: bool = Field(
         False, description="Serve the API without Jupyter authentication (trusted networks only)."
     )
+
+    # Per-job limits of the worker pool (batch() and the server): ISCC_LAB_JOB_*; 0 is off.
+    job_timeout: float = Field(
+        DEFAULT_JOB_TIMEOUT,
+        ge=0,
+        validation_alias=AliasChoices("job_timeout", "ISCC_LAB_JOB_TIMEOUT"),
+        description="Seconds a job may take; its worker (and tools) are stopped after that.",
+    )
+    job_memory: int = Field(
+        DEFAULT_JOB_MEMORY,
+        ge=0,
+        validation_alias=AliasChoices("job_memory", "ISCC_LAB_JOB_MEMORY"),
+        description="Bytes (K/M/G suffixes) of memory a job may use, its tools included.",
+    )
+
+    @field_validator("job_memory", mode="before")
+    @classmethod
+    def _sizes(cls, value):
+        return parse_bytes(value)
 
     fallback: bool = Field(
         True,

@@ -20,7 +20,7 @@ from iscc_lab.batch import local
 from iscc_lab.batch.paths import collect_paths
 from iscc_lab.batch.rows import COLUMNS, UNIT_TYPES, to_frame
 from iscc_lab.errors import BadRequest
-from iscc_lab.settings import Settings, get_settings
+from iscc_lab.settings import Settings, get_settings, parse_bytes
 
 __all__ = [
     "COLUMNS",
@@ -62,6 +62,8 @@ def iter_rows(
     settings: Settings | None = None,
     progress: bool = True,
     client=None,
+    job_timeout: float | None = None,
+    job_memory: int | str | None = None,
 ) -> Iterator[tuple[int, dict]]:
     """`(position, row)` for each of `paths`, in completion order, where `row` is the row dict of
     `iscc_lab.batch.rows` (the values `batch()` puts in its frame; a failed file has its message
@@ -69,9 +71,13 @@ def iter_rows(
 
     :param paths: a list of paths (an item that is None gives an error row); see
         `collect_paths()` for folders, globs and Series.
-    :param workers: processes of the local pool (default: all cores); 1 runs in this process.
-    :param client: a `dask.distributed.Client`: run on its cluster instead.
+    :param workers: processes of the local pool (default: all cores).
+    :param client: a `dask.distributed.Client`: run on its cluster instead (the job limits
+        are then Dask's own: its workers' `memory_limit`).
     :param progress: show a progress bar (a widget in notebooks, text in terminals).
+    :param job_timeout: seconds a file may take (default: ISCC_LAB_JOB_TIMEOUT; 0: no limit).
+    :param job_memory: bytes (or "1G") of memory a file may use, its tools included (default:
+        ISCC_LAB_JOB_MEMORY; 0: no limit). A file over a limit gets an error row.
 
     Closing the generator (or an interrupt while it runs) cancels the pending files and ends
     the worker processes.
@@ -90,9 +96,14 @@ def iter_rows(
         workers = (os.cpu_count() or 1) if workers is None else int(workers)
         if workers < 1:
             raise BadRequest("workers must be at least 1.")
-        workers = min(workers, max(1, len(paths)))
         rows = local.iter_rows(
-            paths, workers=workers, semantic=semantic, granular=granular, settings=settings
+            paths,
+            workers=workers,
+            semantic=semantic,
+            granular=granular,
+            settings=settings,
+            job_timeout=job_timeout,
+            job_memory=None if job_memory is None else parse_bytes(job_memory),
         )
         desc = "ISCC"
     with tqdm(total=len(paths), disable=not progress, unit="file", desc=desc) as bar:
@@ -113,13 +124,16 @@ def batch(
     progress: bool = True,
     settings: Settings | None = None,
     client=None,
+    job_timeout: float | None = None,
+    job_memory: int | str | None = None,
 ):
     """The ISCCs of many files as a DataFrame, one row per file, in input order.
 
     :param source: a folder (recursive; regular files only, hidden files and folders skipped;
         rows in sorted path order), a glob pattern (`"photos/**/*.jpg"`), a single file, a list
         of paths or a pandas Series of paths (the frame keeps the Series' index).
-    :param workers: processes to use (default: all cores); 1 runs in this process.
+    :param workers: worker processes to use (default: all cores). They stay warm for the next
+        call; they run under a time and a memory limit per file.
     :param semantic: add the experimental Semantic-Code (default: ISCC_SDK_EXPERIMENTAL).
     :param granular: keep granular features in a `features` column. Off unless True: the
         frame has no other place for them and they are heavy to move between processes.
@@ -127,6 +141,10 @@ def batch(
     :param settings: the settings to use (default: from the environment).
     :param client: a `dask.distributed.Client`: run on its cluster instead of local processes
         (see `iscc_lab.batch.dask`; the result is the same frame).
+    :param job_timeout: seconds a file may take (default: ISCC_LAB_JOB_TIMEOUT, 3600; 0: none).
+    :param job_memory: bytes, or a text such as "2G", of memory a file may use with its tools
+        (default: ISCC_LAB_JOB_MEMORY, 8 GiB; 0: none). A file over a limit gets an error row
+        ("bomb.docx: stopped after using the job memory limit of 1 GiB") and the batch goes on.
     :return: columns path, filename, iscc, mode, mediatype, filesize, name, width, height,
         duration, datahash, metahash, one column per unit type present (meta, semantic,
         content, data, instance: the 256-bit unit codes of the result's `units`), thumbnail
@@ -148,6 +166,8 @@ def batch(
         settings=settings,
         progress=progress,
         client=client,
+        job_timeout=job_timeout,
+        job_memory=job_memory,
     ):
         rows[i] = row
     return to_frame(rows, index, bool(granular))

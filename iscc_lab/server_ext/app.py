@@ -7,131 +7,29 @@ defaults.
 """
 
 import asyncio
-import atexit
-import multiprocessing
-import os
-import threading
-import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from functools import cached_property, partial
 
 from jupyter_server.extension.application import ExtensionApp
 from pydantic import ValidationError
 from tornado.ioloop import IOLoop, PeriodicCallback
-from traitlets import Bool, Integer, Unicode, default
+from traitlets import Bool, Float, Integer, Unicode, default
 
-from iscc_lab.errors import Unprocessable
+from iscc_lab import pool as worker_pool
+from iscc_lab.errors import IsccLabError
 from iscc_lab.media import run_job
 from iscc_lab.media_catalogue import CataloguedStore
+from iscc_lab.pool import Pool as WorkerPool
 from iscc_lab.settings import Settings
 
-__all__ = ["IsccLabApp", "Service", "WorkerPool"]
+__all__ = ["IsccLabApp", "Service", "WorkerPool", "shared_pool"]
+
+SERVER_NICENESS = 10  # the workers yield the CPU to the server's IO loop and to kernels
 
 
-class WorkerPool:
-    """A process pool for ISCC work that replaces itself when a worker dies.
-
-    Workers are spawned (not forked from the server with its threads and sockets) and started
-    lazily, on the first job. A job whose worker died fails with a message; the next job gets a
-    fresh pool.
-    """
-
-    def __init__(self, max_workers: int | None = None):
-        self.max_workers = max_workers or os.cpu_count() or 1
-        self._executor: ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
-
-    def _pool(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._executor is None:
-                self._executor = ProcessPoolExecutor(
-                    self.max_workers,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_worker_init,
-                    initargs=(os.getpid(),),
-                )
-            return self._executor
-
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
-        with self._lock:
-            if self._executor is broken:
-                self._executor = None
-        broken.shutdown(wait=False, cancel_futures=True)
-
-    async def run(self, fn, *args, **kwargs):
-        """Run `fn(*args, **kwargs)` in a worker process; await its result."""
-        for attempt in (1, 2):
-            pool = self._pool()
-            try:
-                future = pool.submit(fn, *args, **kwargs)
-            except (BrokenProcessPool, RuntimeError):  # broken or shut down: start afresh
-                self._replace(pool)
-                if attempt == 2:
-                    raise
-                continue
-            try:
-                return await asyncio.wrap_future(future)
-            except BrokenProcessPool:
-                self._replace(pool)
-                raise Unprocessable(
-                    "The worker process handling this request stopped unexpectedly (it may have "
-                    "run out of memory on this file). Nothing was stored; the service goes on."
-                ) from None
-
-    def warm(self) -> None:
-        """Start every worker now (the executor spawns them lazily), so that the first requests
-        do not wait for a worker to import iscc-sdk."""
-        pool = self._pool()
-        for _ in range(self.max_workers):
-            pool.submit(os.getpid)
-
-    def pids(self) -> list[int]:
-        """Process ids of the live workers (for tests and diagnostics)."""
-        ex = self._executor
-        return [p.pid for p in (getattr(ex, "_processes", None) or {}).values()] if ex else []
-
-    def shutdown(self) -> None:
-        with self._lock:
-            ex, self._executor = self._executor, None
-        if ex is not None:
-            ex.shutdown(wait=True, cancel_futures=True)
-
-
-def _worker_init(server_pid: int):
-    """Workers yield the CPU to the server's IO loop (and to kernels) when both want it, and
-    exit when the server is gone (killed: nothing told them to stop)."""
-    try:
-        os.nice(10)
-    except OSError:  # pragma: no cover - not permitted here
-        pass
-    def watch():  # the server's pid, not getppid() now: it may have died while we started
-        while os.getppid() == server_pid:
-            time.sleep(1)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="iscc-lab-parent-watch", daemon=True).start()
-    from iscc_lab import tools
-
-    tools.wire()
-
-
-_pools: dict[int, WorkerPool] = {}
-
-
-def shared_pool(max_workers: int | None) -> WorkerPool:
-    """One pool per size for the whole process: servers started and stopped in one process (as
-    in tests) reuse it; it is shut down when the process exits."""
-    n = max_workers or os.cpu_count() or 1
-    if n not in _pools:
-        _pools[n] = WorkerPool(n)
-    return _pools[n]
-
-
-@atexit.register
-def _shutdown_pools():
-    for pool in _pools.values():
-        pool.shutdown()
+def shared_pool(max_workers: int | None, **limits) -> WorkerPool:
+    """The server's pool for its size: niced, so that the IO loop and the user's kernels come
+    first. Servers started and stopped in one process (as in tests) reuse it."""
+    return worker_pool.shared_pool(max_workers, niceness=SERVER_NICENESS, **limits)
 
 
 class Service:
@@ -140,7 +38,9 @@ class Service:
     def __init__(self, settings: Settings, pool: WorkerPool | None = None):
         self.settings = settings
         self.store = CataloguedStore.from_settings(settings)  # with its catalogue (issue 12)
-        self.pool = pool or shared_pool(settings.max_workers)
+        self.pool = pool or shared_pool(
+            settings.max_workers, job_timeout=settings.job_timeout, job_memory=settings.job_memory
+        )
         self._settings_dump = settings.model_dump()
 
     def owner(self, client_address: str) -> str:
@@ -161,9 +61,18 @@ class Service:
             *args,
             **kwargs,
         )
-        result = await self.pool.run(call)
+        result = await self.pool.run(call, label=self._label(name, args))
         self.store.catalogue.after_job(name, args, result)  # what the worker wrote, catalogued
         return result
+
+    def _label(self, name: str, args: tuple) -> str | None:
+        """The file name a job works on, for the messages of a job stopped at a limit."""
+        if name in ("iscc", "metadata", "embed") and args:
+            try:
+                return self.store.get(args[0]).filename
+            except IsccLabError:
+                return None
+        return None
 
     async def cleanup(self) -> list[str]:
         """Delete expired media (off the IO loop)."""
@@ -205,6 +114,16 @@ class IsccLabApp(ExtensionApp):
         config=True,
         help="Seconds between cleanups of expired media; 0 is off "
         "(default: ISCC_WEB_CLEANUP_INTERVAL).",
+    )
+    job_timeout = Float(
+        config=True,
+        help="Seconds a job (one file's ISCC, metadata, embedding) may take; 0: no limit "
+        "(default: ISCC_LAB_JOB_TIMEOUT, 3600).",
+    )
+    job_memory = Unicode(
+        config=True,
+        help="Memory a job may use with its tools, in bytes or with a K/M/G suffix (1G); "
+        "0: no limit (default: ISCC_LAB_JOB_MEMORY, 8G).",
     )
     banner = Bool(
         False,
@@ -250,6 +169,8 @@ class IsccLabApp(ExtensionApp):
         "sign_key",
         "sign_alg",
         "sign_tsa_url",
+        "job_timeout",
+        "job_memory",
     )
 
     @cached_property
@@ -302,6 +223,14 @@ class IsccLabApp(ExtensionApp):
     @default("sign_tsa_url")
     def _default_sign_tsa_url(self):
         return self.env_settings.sign_tsa_url
+
+    @default("job_timeout")
+    def _default_job_timeout(self):
+        return self.env_settings.job_timeout
+
+    @default("job_memory")
+    def _default_job_memory(self):
+        return str(self.env_settings.job_memory)
 
     def service_settings(self) -> Settings:
         """The service's settings: the options (config, command line) over the environment."""

@@ -16,6 +16,7 @@ import pytest
 import iscc_lab
 from iscc_lab.batch import local, paths, rows
 from iscc_lab.errors import BadRequest, Unprocessable
+from iscc_lab.pool import shared_pool, shutdown_pools
 
 BASE = list(rows.COLUMNS)
 
@@ -181,7 +182,7 @@ def crash_on_crash_txt(path, *args):
     """A worker job that kills its process for files named crash.txt, as a segfault would."""
     if path is not None and Path(path).name == "crash.txt":
         os._exit(1)
-    return local.work_in_worker(path, *args)
+    return rows.work(path, *args)
 
 
 def test_a_dying_worker_only_fails_its_file(tmp_path):
@@ -195,6 +196,12 @@ def test_a_dying_worker_only_fails_its_file(tmp_path):
     assert sorted(outcomes) == [0, 1, 2, 3, 4]
     assert "worker process died" in outcomes[2]["error"]
     assert all(outcomes[i]["error"] is None for i in (0, 1, 3, 4))
+    # The pool stays warm for the next batch: the dead worker was replaced, none is extra.
+    deadline = time.monotonic() + 60  # the replacement worker starts (imports iscc-sdk)
+    while len(shared_pool(2).pids()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(shared_pool(2).pids()) == 2
+    shutdown_pools()
     assert multiprocessing.active_children() == []
 
 
