@@ -34,6 +34,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from common import stamp, write_section  # noqa: E402
 
+from iscc_lab.display import human_size  # noqa: E402
+
 SMALL = "--small" in sys.argv
 N = 100_000 if SMALL else 1_000_000
 CHECK = 20_000 if SMALL else 100_000
@@ -272,7 +274,7 @@ def main() -> None:
     s = inv["summary"]
     level_rows = "\n".join(
         f"| {level} | {s['groups'][level]:,} | {s['files'][level]:,} | "
-        f"{s['bytes_freed'][level] / 1e12:.2f} TB |"
+        f"{human_size(s['bytes_freed'][level])} |"
         for level in ("instance", "data", "content")
     )
     ok = all(checked["equal"].values())

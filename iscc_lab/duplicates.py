@@ -51,8 +51,8 @@ LEVELS = ("instance", "data", "content")
 DEFAULT_CONTENT_THRESHOLD = 10
 #: Default of `inventory(data_threshold=...)`: equal Data-Codes.
 DEFAULT_DATA_THRESHOLD = 0
-#: The columns a source frame must have (`filename`, `mediatype` and `instance` are used when
-#: present: the file name from the path, no mediatype, and the `iscc`'s Instance-Code if not).
+#: The columns a source frame must have (`filename`, `mediatype`, `datahash` and `instance` are
+#: used when present: else the file name from the path, no mediatype, the `iscc`'s Instance-Code).
 NEEDED = ("path", "filesize", "iscc")
 #: The columns of an inventory.
 COLUMNS = (
@@ -121,24 +121,29 @@ def _path_rank(paths: pd.Series) -> np.ndarray:
     missing = paths.isna().to_numpy()
     rank = np.empty(n, dtype=np.int64)
     known = np.flatnonzero(~missing)
-    values = np.array(paths.to_numpy()[known], dtype=object)
-    order = known[np.argsort(values, kind="stable")]
+    values = pd.Series(paths.to_numpy()[known], dtype=string_dtype())  # arrow: a C++ sort
+    order = known[values.argsort(kind="stable").to_numpy()]
     rank[order] = np.arange(len(order))
     rank[missing] = np.arange(len(order), n)
     return rank
 
 
 def _stable_ids(roots: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    """Group numbers 0, 1, ... in the order of each group's smallest `rank`; -1 alone."""
+    """Group numbers 0, 1, ... in the order of each group's smallest `rank` (a rank for every
+    row in a group); -1 for a row alone."""
     n = len(roots)
     sizes = np.bincount(roots, minlength=n)
     grouped = sizes[roots] >= 2
-    first = np.full(n, n, dtype=np.int64)
+    first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(first, roots[grouped], rank[grouped])
     heads = np.flatnonzero((roots == np.arange(n)) & (sizes >= 2))
     number = np.full(n, -1, dtype=np.int64)
     number[heads[np.argsort(first[heads], kind="stable")]] = np.arange(len(heads))
     return np.where(grouped, number[roots], -1)
+
+
+def _grouped(roots: np.ndarray) -> np.ndarray:
+    return np.bincount(roots, minlength=len(roots))[roots] >= 2
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,8 +185,9 @@ def inventory(
     """The duplicate inventory of `source`: one row per file with its groups at three levels.
 
     :param source: a `batch()` DataFrame (at least `path`, `filesize` and `iscc`; `filename`,
-        `mediatype` and the full `instance` unit are used when present), or a `Collection`
-        (then `source.inventory(...)`, which reads only the columns it needs).
+        `mediatype` and `datahash` are used when present, and without a `datahash` the whole
+        `instance` unit), or a `Collection` (then `source.inventory(...)`, which reads only the
+        columns it needs).
     :param content_threshold: the largest Content-Code distance in bits within a content group
         (default 10 of 64 bits).
     :param data_threshold: the largest Data-Code distance in bits within a data group (default
@@ -214,38 +220,45 @@ def inventory(
             f"{names} (as batch() makes it)."
         )
     codes = _codes(source["iscc"])
-    units = hamming.decode(codes, ("data", "content"))
-    if "instance" in source.columns:  # the full unit (256 bits in batch() frames)
-        full = _codes(source["instance"])
+    units = hamming.decode(codes, ("data", "content", "instance"))
+    if "instance" in source.columns and "datahash" not in source.columns:
+        full = _codes(source["instance"])  # the whole unit (256 bits in batch() frames)
         codes = [c if f is None else f for f, c in zip(full, codes, strict=True)]
-    units["instance"] = hamming.decode(codes, ("instance",))["instance"]
+        units["instance"] = hamming.decode(codes, ("instance",))["instance"]
     return inventory_of(
         source, units, content_threshold=content_threshold, data_threshold=data_threshold,
         bits=bits,
     )  # fmt: skip
 
 
+_HEX = np.full(256, 255, dtype=np.uint8)
+_HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
+_HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
+
+
 def _with_datahash(units: hamming.Units, datahash: pd.Series) -> hamming.Units:
     """The Instance-Code units, with the whole BLAKE3 digest (256 bits) of each row whose
     `datahash` is the BLAKE3 multihash ISCC results give (`1e20` + 64 hex digits): the
     Instance-Code's hash is the first bits of that digest."""
-    text = datahash.astype(object).where(datahash.notna(), None)
-    valid = text.map(
-        lambda v: isinstance(v, str) and len(v) == 68 and v[:4].lower() == "1e20"
-    ).to_numpy(dtype=bool)
-    rows = np.flatnonzero(valid)
+    text = pd.Series(datahash.to_numpy(), dtype=string_dtype())
+    candidate = (text.str.len() == 68) & text.str.lower().str.startswith("1e20")
+    rows = np.flatnonzero(candidate.fillna(False).to_numpy(dtype=bool))
     if not len(rows):
         return units
     try:
-        raw = bytes.fromhex("".join(v[4:] for v in text.to_numpy()[rows]))
-    except ValueError:
+        chars = np.array(text.iloc[rows].tolist(), dtype="S68").view(np.uint8)
+    except UnicodeEncodeError:
         return units
-    digests = np.frombuffer(raw, dtype=">u8").reshape(len(rows), 4).astype(np.uint64)
+    nibbles = _HEX[chars.reshape(len(rows), 68)[:, 4:]]
+    ok = (nibbles != 255).all(axis=1)
+    rows, nibbles = rows[ok], nibbles[ok]
+    digest = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
+    words_of = np.ascontiguousarray(digest).view(">u8").astype(np.uint64)  # (m, 4)
     width = max(4, units.words.shape[0])
     words = np.zeros((width, len(units)), dtype=np.uint64)
     words[: units.words.shape[0]] = units.words
-    words[:4, rows] = digests.T
-    words[4:, rows] = 0
+    words[:, rows] = 0
+    words[:4, rows] = words_of.T
     kind = units.kind.copy()
     kind[rows] = hamming.kind_of(ic.MT.INSTANCE, ic.ST.NONE, ic.VS.V0)
     nbits = units.nbits.copy()
@@ -274,12 +287,16 @@ def inventory_of(
     instance = units["instance"]
     if "datahash" in files.columns:
         instance = _with_datahash(instance, files["datahash"])
-    rank = _path_rank(files["path"])
-    groups = {
-        "instance": _stable_ids(_equal_roots(instance, None), rank),
-        "data": _stable_ids(_roots(units["data"], data_threshold, bits), rank),
-        "content": _stable_ids(_roots(units["content"], content_threshold, bits), rank),
+    roots = {
+        "instance": _equal_roots(instance, None),
+        "data": _roots(units["data"], data_threshold, bits),
+        "content": _roots(units["content"], content_threshold, bits),
     }
+    # the path order of the rows in some group is all the ids need (sorting only those)
+    some = np.flatnonzero(np.logical_or.reduce([_grouped(r) for r in roots.values()]))
+    rank = np.zeros(len(files), dtype=np.int64)
+    rank[some] = _path_rank(files["path"].iloc[some])
+    groups = {level: _stable_ids(r, rank) for level, r in roots.items()}
     n = len(files)
     paths = files["path"]
     if "filename" in files.columns:

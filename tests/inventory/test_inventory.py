@@ -278,6 +278,11 @@ def test_datahash_decides_the_instance_level_over_the_whole_digest():
     assert inv["instance_group"].tolist() == [0, 0, 0]
     df.loc[2, "iscc"] = ic.gen_iscc_code_v0([data, _unit(ic.MT.INSTANCE, 0, 64, d1[:8])])["iscc"]
     assert inventory(df)["instance_group"].isna().all()
+    # a datahash that is not a BLAKE3 multihash is not used: the Instance-Codes decide
+    df["datahash"] = ["1e20" + "zz" * 32, "1220" + (prefix + d1).hex(), "1E20" + prefix.hex()]
+    assert inventory(df)["instance_group"].tolist() == [0, 0, pd.NA]
+    df["datahash"] = ["1E20" + (prefix + d1).hex().upper(), "1e20" + (prefix + d1).hex(), None]
+    assert inventory(df)["instance_group"].tolist() == [0, 0, pd.NA]
 
 
 def test_rows_without_a_code_are_alone_everywhere(frame):
