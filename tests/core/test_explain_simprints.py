@@ -41,10 +41,7 @@ def test_simprints_shape_and_utf8_offsets():
     assert set(bare) == set(result)
 
 
-def test_simprints_without_model_leave_semantic_out(monkeypatch, tmp_path):
-    import iscc_sct.utils
-
-    monkeypatch.setattr(iscc_sct.utils, "MODEL_PATH", tmp_path / "missing.onnx")
+def test_simprints_without_model_leave_semantic_out(no_semantic_model):
     assert set(create_simprints("Hello World! This is a short text.")) == {"CONTENT_TEXT_V0"}
 
 
