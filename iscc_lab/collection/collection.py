@@ -175,11 +175,12 @@ class Collection:
             known = cat.files()
             order, seen, todo, removed = [], set(), [], []
             summary = dict.fromkeys(("new", "changed", "copied", "failed", "unchanged"), 0)
+            own = str(self.path) + os.sep  # a collection inside the scanned folder: not media
             for p in paths:
                 if p is None:
                     continue
                 key = os.path.abspath(p)
-                if key in seen:
+                if key in seen or key.startswith(own):
                     continue
                 seen.add(key)
                 before = known.get(key)

@@ -260,6 +260,13 @@ def test_a_copy_named_by_its_filename_is_processed(tmp_path, media):
     assert out.loc[0, "name"] == "moved"
 
 
+def test_a_collection_inside_the_scanned_folder_is_not_media(tmp_path, media):
+    c = Collection(media / "archive.isccs")
+    c.update(media / "demo.txt", workers=1, progress=False)
+    out = c.update([media / "demo.txt", media / "archive.isccs" / "catalogue.sqlite"])
+    assert out.attrs["summary"]["unchanged"] == 1 and len(out) == 0 and len(c) == 1
+
+
 def test_sigkill_mid_update_loses_nothing_committed(tmp_path):
     folder = tmp_path / "texts"
     folder.mkdir()
