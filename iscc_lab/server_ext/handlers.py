@@ -29,8 +29,8 @@ from iscc_lab.store import check_filename
 
 HERE = Path(__file__).parent
 MEDIA_ID = r"([a-v0-9]{13})"
-JSON_BODY_LIMIT = 1 << 20
-DRAIN_MIN = 64 << 20  # a refused body is read and discarded up to max(4 x limit, this)  # POST /metadata bodies: the contract's fields fit in far less
+JSON_BODY_LIMIT = 1 << 20  # POST /metadata bodies: the contract's fields fit in far less
+DRAIN_MIN = 64 << 20  # a refused body is read and discarded up to max(4 x limit, this)
 SIMPRINT_OVERHEAD = 1 << 16  # JSON framing around a text of up to max_upload_size bytes
 READ_CHUNK = 1 << 18
 TEXT = "text/plain; charset=UTF-8"
@@ -149,7 +149,11 @@ class BaseHandler(IsccLabMixin, ExtensionHandlerMixin, APIHandler):
         self.clear_header("Content-Disposition")
         if status_code == 405:
             methods = ("GET", "POST", "DELETE")
-            own = [m for m in methods if getattr(type(self), m.lower()) is not getattr(web.RequestHandler, m.lower())]
+            own = [
+                m
+                for m in methods
+                if getattr(type(self), m.lower()) is not getattr(web.RequestHandler, m.lower())
+            ]
             self.set_header("Allow", ", ".join(own))
         if getattr(self, "body_unread", False):
             # refused before the body was read: tornado closes the connection after this
@@ -246,7 +250,9 @@ class StreamingBodyHandler(BaseHandler):
                 if size == 0:
                     raise BadRequest("The request body is empty.")
                 if size > limit:
-                    raise BadRequest(f"The body ({size} bytes) is larger than the limit of {limit} bytes.")
+                    raise BadRequest(
+                        f"The body ({size} bytes) is larger than the limit of {limit} bytes."
+                    )
             elif not chunked:
                 raise BadRequest("The request body is empty.")
         except BadRequest as e:
@@ -362,7 +368,9 @@ class MediaUploadHandler(UploadMixin, StreamingBodyHandler):
     async def post(self):
         record = await self.committed()
         location = self.media_location(record.media_id)
-        self.respond({"media_id": record.media_id, "content": self.absolute(location)}, 201, location)
+        self.respond(
+            {"media_id": record.media_id, "content": self.absolute(location)}, 201, location
+        )
 
 
 class IsccResultHandler(BaseHandler):
@@ -373,7 +381,9 @@ class IsccResultHandler(BaseHandler):
         self.visible_record(media_id)
         result = self.service.store.read_result(media_id, "iscc")
         if result is None:
-            raise NotFound(f"No ISCC result for media {media_id}: it was uploaded with POST /media.")
+            raise NotFound(
+                f"No ISCC result for media {media_id}: it was uploaded with POST /media."
+            )
         self.respond(result)
 
 

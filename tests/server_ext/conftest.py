@@ -57,8 +57,15 @@ def api(jp_fetch, jp_base_url):
     async def call(method, *parts, body=None, headers=None, params=None, validate=True):
         try:
             r = await jp_fetch(
-                "api", "v1", *parts, method=method, body=body, headers=headers or {},
-                params=params, allow_nonstandard_methods=True, request_timeout=120,
+                "api",
+                "v1",
+                *parts,
+                method=method,
+                body=body,
+                headers=headers or {},
+                params=params,
+                allow_nonstandard_methods=True,
+                request_timeout=120,
             )
         except HTTPClientError as e:
             r = e.response
@@ -82,14 +89,26 @@ def token(jp_serverapp):
     return jp_serverapp.identity_provider.token
 
 
-async def upload(api, data: bytes, filename: str, route="iscc", content_type="application/octet-stream", params=None):
+async def upload(
+    api,
+    data: bytes,
+    filename: str,
+    route="iscc",
+    content_type="application/octet-stream",
+    params=None,
+):
     return await api(
-        "POST", route, body=data, params=params,
+        "POST",
+        route,
+        body=data,
+        params=params,
         headers={"X-Upload-Filename": b64(filename), "Content-Type": content_type},
     )
 
 
-async def raw_request(port: int, head: str, body: bytes = b"", *, expect=False, local_addr=None, chunked=False):
+async def raw_request(
+    port: int, head: str, body: bytes = b"", *, expect=False, local_addr=None, chunked=False
+):
     """A raw HTTP/1.1 exchange over a socket, as curl and other clients do it.
 
     With `expect`, send `Expect: 100-continue` and the body only after `100 Continue`.

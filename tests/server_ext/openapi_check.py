@@ -53,7 +53,9 @@ def check(method: str, path: str, status: int, content_type: str | None, body: b
     elif "*/*" in content:
         return  # any bytes
     else:
-        raise AssertionError(f"{method} {template} {status}: content type {media!r} not in {list(content)}")
+        raise AssertionError(
+            f"{method} {template} {status}: content type {media!r} not in {list(content)}"
+        )
     schema = media_spec.get("schema")
     if not schema:
         return
@@ -64,4 +66,6 @@ def check(method: str, path: str, status: int, content_type: str | None, body: b
     schema = dict(_resolve(schema))
     schema["components"] = spec()["components"]
     errors = sorted(OAS30Validator(schema).iter_errors(data), key=str)
-    assert not errors, f"{method} {template} {status}: {errors[0].message} at {list(errors[0].path)}"
+    assert not errors, (
+        f"{method} {template} {status}: {errors[0].message} at {list(errors[0].path)}"
+    )

@@ -52,8 +52,18 @@ async def test_post_iscc_granular_text_features(api):
         ({"X-Upload-Filename": b64("")}, b"abc", None, "empty"),
         ({"X-Upload-Filename": b64("../../etc/passwd")}, b"abc", None, "without folders"),
         ({"X-Upload-Filename": b64("a.txt")}, b"", None, "empty"),
-        ({"X-Upload-Filename": b64("a.txt")}, b"abc", {"semantic": "maybe"}, "semantic must be true or false"),
-        ({"X-Upload-Filename": b64("a.txt")}, b"abc", {"granular": "2"}, "granular must be true or false"),
+        (
+            {"X-Upload-Filename": b64("a.txt")},
+            b"abc",
+            {"semantic": "maybe"},
+            "semantic must be true or false",
+        ),
+        (
+            {"X-Upload-Filename": b64("a.txt")},
+            b"abc",
+            {"granular": "2"},
+            "granular must be true or false",
+        ),
     ],
 )
 async def test_post_iscc_400(api, media_path, headers, body, params, message):
@@ -131,10 +141,25 @@ async def test_post_media_400(api):
     assert r.status == 400 and "empty" in r.text
 
 
-@pytest.mark.parametrize("shape", ["0000000000000", "06H0CERTA1QL2", "06h0certa1ql", "06h0certa1ql2x", "06h0certa1qlw", "..%2f..%2fetc"])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "0000000000000",
+        "06H0CERTA1QL2",
+        "06h0certa1ql",
+        "06h0certa1ql2x",
+        "06h0certa1qlw",
+        "..%2f..%2fetc",
+    ],
+)
 async def test_media_id_route_pattern(api, shape):
     """Unknown ids and other shapes are 404, in plain text."""
-    for method, route in (("GET", "media"), ("DELETE", "media"), ("GET", "iscc"), ("GET", "metadata")):
+    for method, route in (
+        ("GET", "media"),
+        ("DELETE", "media"),
+        ("GET", "iscc"),
+        ("GET", "metadata"),
+    ):
         r = await api(method, route, shape, validate=False)
         assert r.status == 404, (method, route, shape)
         assert r.headers["Content-Type"].startswith("text/plain")
@@ -157,7 +182,9 @@ small_limit = pytest.mark.iscc_env(ISCC_WEB_MAX_UPLOAD_SIZE=SMALL_LIMIT)
 @small_limit
 @pytest.mark.parametrize("mode", ["expect-100-continue", "whole-body", "chunked"])
 @pytest.mark.parametrize("size", [100_001, 1_000_000])
-async def test_oversize_is_400_for_every_client(jp_serverapp, jp_base_url, port, token, media_path, mode, size):
+async def test_oversize_is_400_for_every_client(
+    jp_serverapp, jp_base_url, port, token, media_path, mode, size
+):
     head = (
         f"POST {jp_base_url}api/v1/iscc HTTP/1.1\r\nHost: localhost\r\n"
         f"Authorization: token {token}\r\nX-Upload-Filename: {b64('big.bin')}\r\n"
@@ -180,7 +207,8 @@ async def test_exactly_the_limit_is_accepted(api):
 async def test_content_length_must_be_a_number(jp_base_url, port, token, jp_serverapp):
     head = (
         f"POST {jp_base_url}api/v1/media HTTP/1.1\r\nHost: localhost\r\n"
-        f"Authorization: token {token}\r\nX-Upload-Filename: {b64('a.bin')}\r\nContent-Length: 0\r\n"
+        f"Authorization: token {token}\r\nX-Upload-Filename: {b64('a.bin')}\r\n"
+        "Content-Length: 0\r\n"
     )
     status, _, body = await raw_request(port, head)
     assert status == 400 and b"empty" in body
@@ -190,19 +218,27 @@ async def test_content_length_must_be_a_number(jp_base_url, port, token, jp_serv
 
 
 async def as_other_client(port, token, method, path, body=b"", headers=""):
-    head = f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: token {token}\r\n{headers}"
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: token {token}\r\n{headers}"
+    )
     return await raw_request(port, head, body, local_addr=("127.0.0.2", 0))
 
 
 async def test_private_files_403_for_another_client(api, demo_jpg, jp_base_url, port, token):
-    media_id = (await upload(api, demo_jpg.read_bytes(), "cat.jpg", content_type="image/jpeg")).json["media_id"]
+    media_id = (
+        await upload(api, demo_jpg.read_bytes(), "cat.jpg", content_type="image/jpeg")
+    ).json["media_id"]
     base = f"{jp_base_url}api/v1"
     status, _, body = await as_other_client(port, token, "GET", f"{base}/media/{media_id}")
     assert status == 403 and b"uploaded" in body
     status, _, _ = await as_other_client(port, token, "DELETE", f"{base}/media/{media_id}")
     assert status == 403
     status, _, _ = await as_other_client(
-        port, token, "POST", f"{base}/metadata/{media_id}", b'{"name": "mine now"}',
+        port,
+        token,
+        "POST",
+        f"{base}/metadata/{media_id}",
+        b'{"name": "mine now"}',
         "Content-Type: application/json\r\n",
     )
     assert status == 403
@@ -218,7 +254,9 @@ async def test_private_files_403_for_another_client(api, demo_jpg, jp_base_url, 
 @pytest.mark.iscc_env(ISCC_WEB_PRIVATE_FILES="false")
 async def test_private_files_off_lets_anyone(api, jp_base_url, port, token):
     media_id = (await upload(api, b"shared bytes", "shared.txt", route="media")).json["media_id"]
-    status, _, body = await as_other_client(port, token, "GET", f"{jp_base_url}api/v1/media/{media_id}")
+    status, _, body = await as_other_client(
+        port, token, "GET", f"{jp_base_url}api/v1/media/{media_id}"
+    )
     assert status == 200 and body == b"shared bytes"
 
 
@@ -237,9 +275,14 @@ async def test_get_metadata(api, demo_jpg):
 
 async def test_post_metadata_embeds_into_a_copy(api, demo_jpg, jp_base_url):
     original = demo_jpg.read_bytes()
-    media_id = (await upload(api, original, "test-image.jpg", route="media", content_type="image/jpeg")).json["media_id"]
+    media_id = (
+        await upload(api, original, "test-image.jpg", route="media", content_type="image/jpeg")
+    ).json["media_id"]
     r = await api(
-        "POST", "metadata", media_id, headers={"Content-Type": "application/json"},
+        "POST",
+        "metadata",
+        media_id,
+        headers={"Content-Type": "application/json"},
         body=b'{"name": "The Never Ending Story", "creator": "Joanne K. Rowling"}',
     )
     assert r.status == 201
@@ -269,14 +312,18 @@ async def test_post_metadata_embeds_into_a_copy(api, demo_jpg, jp_base_url):
 )
 async def test_post_metadata_400(api, demo_jpg, body, message):
     media_id = (await upload(api, demo_jpg.read_bytes(), "cat.jpg", route="media")).json["media_id"]
-    r = await api("POST", "metadata", media_id, body=body, headers={"Content-Type": "application/json"})
+    r = await api(
+        "POST", "metadata", media_id, body=body, headers={"Content-Type": "application/json"}
+    )
     assert r.status == 400 and message in r.text
 
 
 async def test_post_metadata_404_and_422(api, demo_bmp, media_path):
     r = await api("POST", "metadata", "0000000000000", body=b'{"name": "x"}')
     assert r.status == 404
-    media_id = (await upload(api, demo_bmp.read_bytes(), "picture.bmp", route="media")).json["media_id"]
+    media_id = (await upload(api, demo_bmp.read_bytes(), "picture.bmp", route="media")).json[
+        "media_id"
+    ]
     r = await api("POST", "metadata", media_id, body=b'{"name": "x"}')
     assert r.status == 422 and "picture.bmp" in r.text
     assert media_ids(media_path) == [media_id]  # nothing half-made is left
@@ -294,7 +341,10 @@ async def test_explain_200(api, code):
     assert r.json["units"][0] == EXPLAIN_EXAMPLE["first_unit"]
 
 
-@pytest.mark.parametrize("code", ["ISCC:", "hello", "ISCC:CE22222222", EXPLAIN_CODE[:-2], EXPLAIN_CODE + "AA", "ISCC:AAAA"])
+@pytest.mark.parametrize(
+    "code",
+    ["ISCC:", "hello", "ISCC:CE22222222", EXPLAIN_CODE[:-2], EXPLAIN_CODE + "AA", "ISCC:AAAA"],
+)
 async def test_explain_400(api, code):
     r = await api("GET", "explain", code)
     assert r.status == 400 and "Invalid ISCC" in r.text
@@ -302,7 +352,9 @@ async def test_explain_400(api, code):
 
 async def test_simprint_200(api):
     r = await api(
-        "POST", "simprint", headers={"Content-Type": "application/json"},
+        "POST",
+        "simprint",
+        headers={"Content-Type": "application/json"},
         body=b'{"text": "Hello World! This is a short text for simprint generation."}',
     )
     assert r.status == 200
@@ -337,12 +389,23 @@ async def test_simprint_400_when_empty_or_oversized(api):
 
 @pytest.mark.parametrize(
     "method, route",
-    [("POST", "iscc"), ("GET", "iscc/0000000000000"), ("POST", "media"), ("GET", "media/0000000000000"),
-     ("DELETE", "media/0000000000000"), ("GET", "metadata/0000000000000"), ("POST", "metadata/0000000000000"),
-     ("GET", f"explain/{EXPLAIN_CODE}"), ("POST", "simprint")],
+    [
+        ("POST", "iscc"),
+        ("GET", "iscc/0000000000000"),
+        ("POST", "media"),
+        ("GET", "media/0000000000000"),
+        ("DELETE", "media/0000000000000"),
+        ("GET", "metadata/0000000000000"),
+        ("POST", "metadata/0000000000000"),
+        ("GET", f"explain/{EXPLAIN_CODE}"),
+        ("POST", "simprint"),
+    ],
 )
-async def test_every_endpoint_needs_a_token(jp_serverapp, jp_base_url, port, media_path, method, route):
-    head = f"{method} {jp_base_url}api/v1/{route} HTTP/1.1\r\nHost: localhost\r\nX-Upload-Filename: {b64('a.txt')}\r\n"
+async def test_every_endpoint_needs_a_token(
+    jp_serverapp, jp_base_url, port, media_path, method, route
+):
+    head = f"{method} {jp_base_url}api/v1/{route} HTTP/1.1\r\nHost: localhost\r\n"
+    head += f"X-Upload-Filename: {b64('a.txt')}\r\n"
     status, headers, body = await raw_request(port, head, b'{"text": "hello"}')
     assert status == 403, body
     assert headers["content-type"].startswith("text/plain")
@@ -357,7 +420,8 @@ async def test_anonymous_access_when_configured(jp_serverapp, jp_base_url, port)
     head = f"GET {jp_base_url}api/v1/explain/{EXPLAIN_CODE} HTTP/1.1\r\nHost: localhost\r\n"
     status, _, _ = await raw_request(port, head)
     assert status == 200
-    head = f"POST {jp_base_url}api/v1/media HTTP/1.1\r\nHost: localhost\r\nX-Upload-Filename: {b64('a.txt')}\r\n"
+    head = f"POST {jp_base_url}api/v1/media HTTP/1.1\r\nHost: localhost\r\n"
+    head += f"X-Upload-Filename: {b64('a.txt')}\r\n"
     status, _, body = await raw_request(port, head, b"anonymous bytes")
     assert status == 201, body
 
@@ -414,7 +478,11 @@ async def test_round_trip(api, demo_jpg, media_path):
 
 async def test_every_sample_through_the_api(api):
     """A few files of each kind through POST /iscc (the whole corpus runs in the core tests)."""
-    picks = [iscc_samples.TEXT / "demo.pdf", iscc_samples.AUDIO / "short.wav", iscc_samples.VIDEO / "demo.mp4"]
+    picks = [
+        iscc_samples.TEXT / "demo.pdf",
+        iscc_samples.AUDIO / "short.wav",
+        iscc_samples.VIDEO / "demo.mp4",
+    ]
     for path in picks:
         r = await upload(api, path.read_bytes(), path.name)
         assert r.status == 201 and len(r.json["units"]) == 4, path

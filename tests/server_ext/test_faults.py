@@ -36,7 +36,8 @@ async def test_killed_worker_fails_its_request_and_the_next_succeeds(api, jp_ser
 async def test_client_gone_mid_upload_leaves_nothing(api, jp_base_url, port, token, media_path):
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     head = (
-        f"POST {jp_base_url}api/v1/media HTTP/1.1\r\nHost: localhost\r\nAuthorization: token {token}\r\n"
+        f"POST {jp_base_url}api/v1/media HTTP/1.1\r\nHost: localhost\r\n"
+        f"Authorization: token {token}\r\n"
         f"X-Upload-Filename: {b64('partial.bin')}\r\nContent-Length: {10 << 20}\r\n\r\n"
     )
     writer.write(head.encode() + b"x" * (1 << 20))
@@ -50,7 +51,9 @@ async def test_client_gone_mid_upload_leaves_nothing(api, jp_base_url, port, tok
             break
     assert list((media_path / ".incoming").iterdir()) == []
     assert live_media(media_path) == []
-    assert (await api("GET", "explain", "ISCC:KMDMRJYGHHVRCZ5TM6U4G6D4MXA6LAXC4ZRPOKFU7JBEQXR2BJOS6NA")).status == 200
+    assert (
+        await api("GET", "explain", "ISCC:KMDMRJYGHHVRCZ5TM6U4G6D4MXA6LAXC4ZRPOKFU7JBEQXR2BJOS6NA")
+    ).status == 200
 
 
 async def test_delete_while_processing(api, media_path):

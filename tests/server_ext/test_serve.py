@@ -33,8 +33,14 @@ def server(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("serve-cwd")
     port = free_port()
     cmd = [
-        os.path.join(os.path.dirname(sys.executable), "iscc-lab"), "serve",
-        "--port", str(port), "--token", TOKEN, "--media-path", str(media),
+        os.path.join(os.path.dirname(sys.executable), "iscc-lab"),
+        "serve",
+        "--port",
+        str(port),
+        "--token",
+        TOKEN,
+        "--media-path",
+        str(media),
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ISCC_WEB_", "JUPYTER_"))}
     log = open(tmp_path_factory.mktemp("serve-log") / "serve.log", "w+")
@@ -47,7 +53,13 @@ def server(tmp_path_factory):
         if "API docs:" in banner or proc.poll() is not None:
             break
     assert "API docs:" in banner, banner
-    yield {"port": port, "base": f"http://127.0.0.1:{port}", "media": media, "banner": banner, "proc": proc}
+    yield {
+        "port": port,
+        "base": f"http://127.0.0.1:{port}",
+        "media": media,
+        "banner": banner,
+        "proc": proc,
+    }
     proc.send_signal(signal.SIGINT)
     try:
         proc.wait(15)
@@ -57,7 +69,9 @@ def server(tmp_path_factory):
 
 
 def curl(*args) -> tuple[int, str]:
-    out = subprocess.run([CURL, "-s", "-w", "\n%{http_code}", *args], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [CURL, "-s", "-w", "\n%{http_code}", *args], capture_output=True, text=True, timeout=120
+    )
     body, _, status = out.stdout.rpartition("\n")
     return int(status), body
 
@@ -79,16 +93,38 @@ def test_contract_curl_examples(server, demo_bmp, tmp_path):
     name = base64.b64encode(b"test-image.jpg").decode()
 
     # POST /iscc with the contract's image example
-    status, body = curl("-X", "POST", f"{base}/iscc", "-H", auth, "-H", f"X-Upload-Filename: {name}",
-                        "-H", "Content-Type: image/jpeg", "--data-binary", f"@{image}")
+    status, body = curl(
+        "-X",
+        "POST",
+        f"{base}/iscc",
+        "-H",
+        auth,
+        "-H",
+        f"X-Upload-Filename: {name}",
+        "-H",
+        "Content-Type: image/jpeg",
+        "--data-binary",
+        f"@{image}",
+    )
     assert status == 201, body
     result = json.loads(body)
     assert {k: result[k] for k in IMAGE_EXAMPLE} == IMAGE_EXAMPLE
     assert re.fullmatch(rf"{base}/media/[a-v0-9]{{13}}", result["content"])
 
     # POST /media
-    status, body = curl("-X", "POST", f"{base}/media", "-H", auth, "-H", f"X-Upload-Filename: {name}",
-                        "-H", "Content-Type: image/jpeg", "--data-binary", f"@{image}")
+    status, body = curl(
+        "-X",
+        "POST",
+        f"{base}/media",
+        "-H",
+        auth,
+        "-H",
+        f"X-Upload-Filename: {name}",
+        "-H",
+        "Content-Type: image/jpeg",
+        "--data-binary",
+        f"@{image}",
+    )
     assert status == 201
     media_id = json.loads(body)["media_id"]
 
@@ -97,13 +133,31 @@ def test_contract_curl_examples(server, demo_bmp, tmp_path):
 
     jpeg = tmp_path / "cat.jpg"
     jpeg.write_bytes((iscc_samples.IMAGE / "demo.jpg").read_bytes())
-    status, body = curl("-X", "POST", f"{base}/media", "-H", auth,
-                        "-H", f"X-Upload-Filename: {base64.b64encode(b'test-image.jpg').decode()}",
-                        "-H", "Content-Type: image/jpeg", "--data-binary", f"@{jpeg}")
+    status, body = curl(
+        "-X",
+        "POST",
+        f"{base}/media",
+        "-H",
+        auth,
+        "-H",
+        f"X-Upload-Filename: {base64.b64encode(b'test-image.jpg').decode()}",
+        "-H",
+        "Content-Type: image/jpeg",
+        "--data-binary",
+        f"@{jpeg}",
+    )
     jpeg_id = json.loads(body)["media_id"]
-    status, body = curl("-X", "POST", f"{base}/metadata/{jpeg_id}", "-H", auth,
-                        "-H", "Content-Type: application/json",
-                        "-d", '{"name": "The Never Ending Story", "creator": "Joanne K. Rowling"}')
+    status, body = curl(
+        "-X",
+        "POST",
+        f"{base}/metadata/{jpeg_id}",
+        "-H",
+        auth,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"name": "The Never Ending Story", "creator": "Joanne K. Rowling"}',
+    )
     assert status == 201, body
     embedded = json.loads(body)
     assert embedded["name"] == "The Never Ending Story"
@@ -115,8 +169,17 @@ def test_contract_curl_examples(server, demo_bmp, tmp_path):
     assert status == 200 and json.loads(body)["readable"] == EXPLAIN_EXAMPLE["readable"]
 
     # POST /simprint
-    status, body = curl("-X", "POST", f"{base}/simprint", "-H", auth, "-H", "Content-Type: application/json",
-                        "-d", '{"text": "Hello World! This is a short text for simprint generation."}')
+    status, body = curl(
+        "-X",
+        "POST",
+        f"{base}/simprint",
+        "-H",
+        auth,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        '{"text": "Hello World! This is a short text for simprint generation."}',
+    )
     assert status == 200 and json.loads(body)["CONTENT_TEXT_V0"] == [SIMPRINT]
 
     # GET /media/{media_id} returns the bytes, DELETE removes them
@@ -136,8 +199,17 @@ def test_another_address_gets_403_on_private_media(server, tmp_path):
     """A client bound to 127.0.0.2 is another uploader."""
     base, auth = server["base"] + "/api/v1", f"Authorization: token {TOKEN}"
     name = base64.b64encode(b"mine.txt").decode()
-    status, body = curl("-X", "POST", f"{base}/media", "-H", auth, "-H", f"X-Upload-Filename: {name}",
-                        "--data-binary", "private words")
+    status, body = curl(
+        "-X",
+        "POST",
+        f"{base}/media",
+        "-H",
+        auth,
+        "-H",
+        f"X-Upload-Filename: {name}",
+        "--data-binary",
+        "private words",
+    )
     media_id = json.loads(body)["media_id"]
     other = ["--interface", "127.0.0.2", "-H", auth]
     assert curl(f"{base}/media/{media_id}", *other)[0] == 403

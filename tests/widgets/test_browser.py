@@ -49,7 +49,8 @@ pytestmark = [
     ),
     pytest.mark.skipif(
         not HAVE_PLAYWRIGHT,
-        reason="Playwright for Python is not installed (pip install playwright; `make test` installs it)",
+        reason="Playwright for Python is not installed "
+        "(pip install playwright; `make test` installs it)",
     ),
     pytest.mark.timeout(180),
 ]
@@ -250,7 +251,8 @@ DROP_JS = """([name, text]) => {
     const data = new DataTransfer();
     data.items.add(new File([text], name, { type: "text/plain" }));
     for (const type of ["dragenter", "dragover", "drop"]) {
-        zone.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
+        const init = { dataTransfer: data, bubbles: true, cancelable: true };
+        zone.dispatchEvent(new DragEvent(type, init));
     }
 }"""
 
