@@ -15,10 +15,11 @@ import os
 import sys
 import types
 from collections.abc import Iterator
+from functools import partial
 
 from iscc_lab.batch import local
 from iscc_lab.batch.paths import collect_paths
-from iscc_lab.batch.rows import COLUMNS, UNIT_TYPES, to_frame
+from iscc_lab.batch.rows import COLUMNS, UNIT_TYPES, to_frame, work
 from iscc_lab.errors import BadRequest
 from iscc_lab.settings import Settings, get_settings, parse_bytes
 
@@ -64,6 +65,7 @@ def iter_rows(
     client=None,
     job_timeout: float | None = None,
     job_memory: int | str | None = None,
+    soft_binding: bool = False,
 ) -> Iterator[tuple[int, dict]]:
     """`(position, row)` for each of `paths`, in completion order, where `row` is the row dict of
     `iscc_lab.batch.rows` (the values `batch()` puts in its frame; a failed file has its message
@@ -78,6 +80,8 @@ def iter_rows(
     :param job_timeout: seconds a file may take (default: ISCC_LAB_JOB_TIMEOUT; 0: no limit).
     :param job_memory: bytes (or "1G") of memory a file may use, its tools included (default:
         ISCC_LAB_JOB_MEMORY; 0: no limit). A file over a limit gets an error row.
+    :param soft_binding: add each file's ISCC soft binding (`soft_binding`, the base64 value of
+        `iscc_lab.soft_binding`); local pool only.
 
     Closing the generator (or an interrupt while it runs) cancels the pending files and ends
     the worker processes.
@@ -87,6 +91,8 @@ def iter_rows(
     paths = list(paths)
     settings = settings or get_settings()
     granular = bool(granular)
+    if client is not None and soft_binding:
+        raise BadRequest("soft_binding=True runs on the local pool only, not with client=.")
     if client is not None:
         rows = _dask().iter_rows(
             client, paths, semantic=semantic, granular=granular, settings=settings
@@ -104,6 +110,7 @@ def iter_rows(
             settings=settings,
             job_timeout=job_timeout,
             job_memory=None if job_memory is None else parse_bytes(job_memory),
+            job=partial(work, soft_binding=True) if soft_binding else work,
         )
         desc = "ISCC"
     with tqdm(total=len(paths), disable=not progress, unit="file", desc=desc) as bar:
@@ -126,6 +133,7 @@ def batch(
     client=None,
     job_timeout: float | None = None,
     job_memory: int | str | None = None,
+    soft_binding: bool = False,
 ):
     """The ISCCs of many files as a DataFrame, one row per file, in input order.
 
@@ -145,9 +153,12 @@ def batch(
     :param job_memory: bytes, or a text such as "2G", of memory a file may use with its tools
         (default: ISCC_LAB_JOB_MEMORY, 8 GiB; 0: none). A file over a limit gets an error row
         ("bomb.docx: stopped after using the job memory limit of 1 GiB") and the batch goes on.
+    :param soft_binding: add a `soft_binding` column: each file's ISCC soft binding for C2PA
+        (`io.iscc.v0`, the base64 value of `iscc_lab.soft_binding`). Local pool only.
     :return: columns path, filename, iscc, mode, mediatype, filesize, name, width, height,
         duration, datahash, metahash, one column per unit type present (meta, semantic,
-        content, data, instance: the 256-bit unit codes of the result's `units`), thumbnail
+        content, data, instance: the 256-bit unit codes of the result's `units`), `soft_binding`
+        when asked for, `c2pa` when a file carries a C2PA manifest (its summary), thumbnail
         (a data URL) and error. A file that fails has its message in `error` (and NA in the
         other result columns); the rest of the batch goes on.
 
@@ -168,6 +179,7 @@ def batch(
         client=client,
         job_timeout=job_timeout,
         job_memory=job_memory,
+        soft_binding=soft_binding,
     ):
         rows[i] = row
     return to_frame(rows, index, bool(granular))

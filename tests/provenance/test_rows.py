@@ -24,3 +24,21 @@ def test_rows_carry_c2pa_and_soft_binding(signer_files, tmp_path, demo_jpg):
 def test_no_provenance_columns_unless_present():
     frame = to_frame([work(iscc_samples.IMAGE / "demo.png", False, False, None)])
     assert "soft_binding" not in frame.columns and "c2pa" not in frame.columns
+
+
+def test_batch_adds_a_soft_binding_column(signer_files, tmp_path, demo_jpg):
+    import pytest
+
+    from iscc_lab.errors import BadRequest
+
+    chain, key = signer_files
+    signed, result = iscc_lab.sign(demo_jpg, outpath=tmp_path / "signed.jpg", cert=chain, key=key)
+    audio = iscc_samples.AUDIO / "demo.mp3"
+    frame = iscc_lab.batch([demo_jpg, signed, audio], soft_binding=True, workers=2, progress=False)
+    assert frame["soft_binding"].tolist() == [
+        soft_binding(p)["value"] for p in (demo_jpg, signed, audio)
+    ]
+    assert frame.loc[1, "c2pa"]["active_manifest"] == result["c2pa"]["active_manifest"]
+    assert "soft_binding" not in iscc_lab.batch([demo_jpg], workers=1, progress=False).columns
+    with pytest.raises(BadRequest, match="local pool"):
+        iscc_lab.batch([demo_jpg], soft_binding=True, client=object(), progress=False)
