@@ -20,6 +20,7 @@ bench/RESULTS.md.
 import argparse
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -79,9 +80,16 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
 
+    root = Path(tempfile.mkdtemp(prefix="bench-semantic-"))
+    try:
+        run(args, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run(args, root: Path) -> None:
     from tests.semantic.models import build_text_model
 
-    root = Path(tempfile.mkdtemp(prefix="bench-semantic-"))
     model = build_text_model(root / "model" / "iscc-sct-v0.2.0.onnx")
     os.environ["ISCC_SCT_MODEL_DIR"] = str(model.parent)  # before any worker starts
     folder = root / "texts"
