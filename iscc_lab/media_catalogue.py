@@ -96,10 +96,10 @@ def check_lookup_value(name: str, value) -> str:
         raise BadRequest(f"Unknown look-up key {str(name)[:40]!r}: use sha256, datahash or iscc.")
     if not isinstance(value, str):
         raise BadRequest(f"{name}: expected a string, not {type(value).__name__}.")
-    text = value.strip()
+    text = value
     if name == "iscc":
         try:
-            return canonical(text)
+            return canonical(text.strip())
         except BadRequest as e:
             raise BadRequest(f"iscc: {e.message}") from None
     pattern, what = (
@@ -149,7 +149,10 @@ class _Vectors:
         self.pos[media_id] = p
         self.owner[p] = self.owner_codes.setdefault(owner, len(self.owner_codes))
         if self.units:
-            decoded = hamming.decode([code], list(self.units))
+            try:
+                decoded = hamming.decode([code], list(self.units))
+            except BadRequest:  # a damaged code is listed, never searched
+                return
             for name, u in self.units.items():
                 d = decoded[name]
                 u.kind[p], u.nbits[p] = d.kind[0], d.nbits[0]
@@ -176,7 +179,12 @@ class _Vectors:
                 ids.append(self.pos[media_id])
                 codes.append(code)
         if codes:
-            d = hamming.decode(codes, [name])[name]
+            try:
+                d = hamming.decode(codes, [name])[name]
+            except BadRequest:  # a damaged iscc.json: leave its row out of search
+                good = [i for i, c in enumerate(codes) if _decodes(c)]
+                ids, codes = [ids[i] for i in good], [codes[i] for i in good]
+                d = hamming.decode(codes, [name])[name]
             at = np.array(ids, dtype=np.int64)
             units.kind[at], units.nbits[at] = d.kind, d.nbits
             units.words[: d.words.shape[0], at] = d.words
@@ -215,7 +223,14 @@ class MediaCatalogue:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not self.path.exists():
                 self._rebuild()
-            self._db = self._connect(self.path)
+            try:
+                self._db = self._connect(self.path)
+            except sqlite3.DatabaseError:  # not a database, or damaged: it is only an index
+                os.replace(self.path, self.path.with_name(f"{self.path.name}.damaged"))
+                for extra in ("-wal", "-shm"):
+                    Path(f"{self.path}{extra}").unlink(missing_ok=True)
+                self._rebuild()
+                self._db = self._connect(self.path)
         self.sync(results=True)
 
     # -- the database ------------------------------------------------------------------------
@@ -491,6 +506,14 @@ _UPSERT = (
     "INSERT OR REPLACE INTO media (media_id, owner, filename, folded, filesize, mediatype, "
     "created, sha256, datahash, iscc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+def _decodes(code: str) -> bool:
+    try:
+        hamming.decode([code], ["content"])
+        return True
+    except BadRequest:
+        return False
 
 
 def _fold(text: str) -> str:

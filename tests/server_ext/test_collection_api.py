@@ -205,6 +205,7 @@ async def test_lookup_by_sha256_datahash_and_iscc(api):
         ({"sha256": "0" * 64, "datahash": "1e20" + "0" * 64}, "exactly one"),
         ({"sha256": "abc"}, "sha256 must be 64 hexadecimal characters"),
         ({"sha256": "g" * 64}, "sha256 must be"),
+        ({"sha256": " " + "0" * 64}, "sha256 must be"),
         ({"datahash": "0" * 64}, "datahash must be a blake3 multihash"),
         ({"iscc": "ISCC:NOTACODE1"}, "iscc: Invalid ISCC"),
         ({"md5": "0" * 32}, "Unknown query parameter 'md5'"),
@@ -473,3 +474,23 @@ def test_catalogue_is_rebuilt_when_missing_and_synced_with_the_folders(tmp_path,
     assert rebuilt.catalogue.listing(None) == (count, rows)
     assert rebuilt.catalogue.listing("alice")[0] == 1
     assert [p.name for p in (tmp_path / "media" / ".catalogue").iterdir() if "tmp" in p.name] == []
+
+
+def test_damaged_catalogue_and_codes_are_survived(tmp_path, demo_jpg):
+    from iscc_lab.media import iscc_media
+
+    store = CataloguedStore(tmp_path / "media")
+    a = store.put(demo_jpg, owner="alice")
+    code = iscc_media(store, a.media_id)["iscc"]
+    b = store.put(demo_jpg, "b.jpg", owner="alice")
+    store.write_result(b.media_id, "iscc", {"iscc": "ISCC:DAMAGED", "mediatype": "image/jpeg"})
+    assert [m["media_id"] for m in store.catalogue.search(code, on="data")] == [a.media_id]
+    assert store.catalogue.listing("alice")[0] == 2  # listed, never searched
+    store.catalogue.close()
+    (tmp_path / "media" / ".catalogue" / "media.sqlite").write_bytes(b"not a database" * 100)
+    for extra in (tmp_path / "media" / ".catalogue").glob("media.sqlite-*"):
+        extra.unlink()
+    reopened = CataloguedStore(tmp_path / "media")  # moved aside and rebuilt from the folders
+    assert reopened.catalogue.listing("alice")[0] == 2
+    assert (tmp_path / "media" / ".catalogue" / "media.sqlite.damaged").exists()
+    assert [m["media_id"] for m in reopened.catalogue.search(code, on="data")] == [a.media_id]
