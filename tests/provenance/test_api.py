@@ -264,7 +264,9 @@ async def test_recovery_of_a_document_and_an_audio_file(call, tmp_path):
     assert found.status == 200 and found.json["matches"] == []
 
 
-async def test_register_a_sidecar_and_delete(call, demo_jpg):
+async def test_register_a_sidecar_and_delete(
+    call, demo_jpg, jp_base_url, jp_http_port, jp_serverapp
+):
     original, r = await signed(call, demo_jpg, "image/jpeg")
     manifest_id = r.json["c2pa"]["active_manifest"]
     store = (await call("GET", "c2pa/v1", "manifests", manifest_id)).body
@@ -296,6 +298,13 @@ async def test_register_a_sidecar_and_delete(call, demo_jpg):
         headers={"Content-Type": "application/c2pa"},
     )
     assert junk.status == 400
+    # another client may find and read it, not delete it (private files)
+    token = jp_serverapp.identity_provider.token
+    url = f"{jp_base_url}c2pa/v1/manifests/{manifest_id}"
+    for method, expected in (("GET", 200), ("DELETE", 403)):
+        head = f"{method} {url} HTTP/1.1\r\nHost: localhost\r\nAuthorization: token {token}\r\n"
+        status, _, _ = await raw_request(jp_http_port, head, local_addr=("127.0.0.2", 0))
+        assert status == expected, method
     assert (await call("DELETE", "c2pa/v1", "manifests", manifest_id)).status == 204
     assert (await call("GET", "c2pa/v1", "manifests", manifest_id)).status == 404
 
