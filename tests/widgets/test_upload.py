@@ -139,6 +139,8 @@ def test_front_end_is_real_files_in_the_package():
     state = UploadWidget().front.get_state()
     assert state["_esm"] == ESM_TEXT and state["_css"] == CSS.read_text(encoding="utf-8")
     assert "export default { render }" in ESM_TEXT
+    # both requests to the kernel wait for its answer (anywidget's invoke gives up after 3 s)
+    assert ESM_TEXT.count("experimental.invoke(") == ESM_TEXT.count("signal: NO_TIMEOUT") == 2
     for repeated in ("humanSize", "limitSize", "toFixed", "ISCC_WEB_MAX_UPLOAD_SIZE", "MiB", "KB"):
         assert repeated not in ESM_TEXT, repeated
 

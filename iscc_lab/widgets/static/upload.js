@@ -3,6 +3,9 @@
 // files picked; the front end compares numbers only. The kernel fallback is a `_kernel_upload`
 // command (anywidget's experimental.invoke: request and answer, no id bookkeeping here).
 const API = "api/v1/";
+// invoke() gives up after 3 s unless given a signal; the kernel answers when its work is done
+// (an ISCC, or a busy kernel's turn), so requests wait for it as long as it takes.
+const NO_TIMEOUT = new AbortController().signal;
 const PARALLEL = 2;
 
 function pageConfig() {
@@ -185,7 +188,10 @@ function render({ model, el: root, experimental }) {
     row.working("sending to the kernel …");
     const buffer = await file.arrayBuffer();
     const request = { filename: file.name, size: file.size, mediatype: file.type || "" };
-    const sent = experimental.invoke("_kernel_upload", request, { buffers: [buffer] });
+    const sent = experimental.invoke("_kernel_upload", request, {
+      buffers: [buffer],
+      signal: NO_TIMEOUT,
+    });
     row.working("creating the ISCC in the kernel …");
     const [msg] = await sent;  // Python has recorded the result or error already
     if (msg.type === "kernel-result") row.done(msg.iscc || "(no code)");
@@ -235,7 +241,7 @@ function render({ model, el: root, experimental }) {
     files.forEach((file, i) => { if (!refused[i]) queue.push([file, rows[i]]); });
     pump();
     const request = { server: p.server, files: files.map((f) => ({ name: f.name, size: f.size })) };
-    const [described] = await experimental.invoke("_describe", request);
+    const [described] = await experimental.invoke("_describe", request, { signal: NO_TIMEOUT });
     files.forEach((file, i) => {
       rows[i].size(described[i].size);
       if (refused[i]) {
