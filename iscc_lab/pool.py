@@ -31,6 +31,7 @@ import os
 import resource
 import shutil
 import signal
+import struct
 import sys
 import tempfile
 import threading
@@ -44,6 +45,7 @@ from pebble import ProcessExpired, ProcessPool
 
 from iscc_lab import tools
 from iscc_lab.errors import Unprocessable
+from iscc_lab.generate import create_iscc, private_tempdir
 from iscc_lab.settings import get_settings
 
 __all__ = [
@@ -183,8 +185,30 @@ def _init_worker(parent_pid: int, niceness: int, registry) -> None:
     _trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
     threading.Thread(target=_watchdog, name="iscc-lab-job-limits", daemon=True).start()
-    tools.wire()  # imports iscc-sdk now, while the pool starts, not in the first job
+    _warm_up()
     registry.put(os.getpid())
+
+
+def _tiny_bmp(side: int = 16) -> bytes:
+    """A small gray BMP image, made here (no file, no download)."""
+    row = bytes(range(0, 3 * side)) + b"\0" * ((4 - 3 * side % 4) % 4)
+    pixels = row * side
+    header = struct.pack("<2sIHHI", b"BM", 54 + len(pixels), 0, 0, 54)
+    info = struct.pack("<IiiHHIIiiII", 40, side, side, 1, 24, 0, len(pixels), 2835, 2835, 0, 0)
+    return header + info + pixels
+
+
+def _warm_up() -> None:
+    """Import iscc-sdk and what its first image and text jobs load (seconds of CPU), while the
+    pool starts rather than in the first jobs. Never fails the worker."""
+    tools.wire()
+    text = "Warm up the text code paths of this worker process. " * 8
+    for data, name in ((_tiny_bmp(), "warm-up.bmp"), (text.encode(), "warm-up.txt")):
+        try:
+            with private_tempdir():
+                create_iscc(data, name, granular=False)
+        except Exception:  # noqa: BLE001 - a warm-up only
+            continue
 
 
 def _status(*keys: str) -> int:
