@@ -32,6 +32,7 @@ C2PA = "application/c2pa"
 ALG = "io.iscc.v0"
 MAX_RESULTS = 10
 MANIFEST_ID = r"([^/]+)"
+JUPYTER_PARAMS = ("token", "_xsrf")  # Jupyter's own, on any request
 SIDE_CAR_LIMIT = 16 << 20  # manifest stores are kilobytes; thumbnails can make them larger
 #: media types whose content the ISCC can fingerprint (the API's byContent body types)
 FINGERPRINTABLE = ("image/", "audio/", "video/", "text/", "application/", "model/")
@@ -64,6 +65,15 @@ class C2paMixin:
         )  # fmt: skip
         return await self.service.pool.run(call)
 
+    def check_params(self, *allowed: str) -> None:
+        """BadRequest naming a query parameter this route does not take."""
+        for name in self.request.query_arguments:
+            if name not in allowed and name not in JUPYTER_PARAMS:
+                takes = ", ".join(allowed) if allowed else "none"
+                raise BadRequest(
+                    f"Unknown query parameter {name[:40]!r}: this route takes {takes}."
+                )
+
     async def off_loop(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
@@ -92,6 +102,7 @@ class SoftBindingHandler(C2paMixin, BaseHandler):
 
     @api
     async def get(self, media_id):
+        self.check_params("semantic")
         self.visible_record(media_id)
         semantic = bool(parse_bool("semantic", self.get_query_argument("semantic", None)))
         self.respond(await self.provenance_job("soft_binding", media_id, semantic=semantic))
@@ -103,6 +114,7 @@ class SignHandler(C2paMixin, BaseHandler):
 
     @api
     async def post(self, media_id):
+        self.check_params()
         self.owned_record(media_id)
         title = None
         if self.request.body.strip():
@@ -127,11 +139,12 @@ class SignHandler(C2paMixin, BaseHandler):
         self.respond(out | ids, 201, location)
 
 
-class SupportedAlgorithmsHandler(BaseHandler):
+class SupportedAlgorithmsHandler(C2paMixin, BaseHandler):
     """GET /c2pa/v1/services/supportedAlgorithms."""
 
     @api
     async def get(self):
+        self.check_params()
         self.respond({"watermarks": [], "fingerprints": [{"alg": ALG}]})
 
 
@@ -151,11 +164,13 @@ class ByBindingHandler(C2paMixin, BaseHandler):
 
     @api
     async def get(self):
+        self.check_params("alg", "value", "maxResults")
         alg = self.get_query_argument("alg", None)
         await self._answer(alg, self.get_query_argument("value", None))
 
     @api
     async def post(self):
+        self.check_params("maxResults")
         self.max_results()  # a bad query is a 400 before the body is looked at
         body = self.json_body()
         alg, value = body.get("alg"), body.get("value")
@@ -212,6 +227,8 @@ class ByContentHandler(C2paMixin, StreamingBodyHandler):
     the asset is not stored."""
 
     def check_request(self):
+        # hintAlg/hintValue (a second binding to narrow the search) are taken and not used
+        self.check_params("alg", "maxResults", "hintAlg", "hintValue")
         alg = self.get_query_argument("alg", None)
         if alg is not None:
             check_alg(alg)
@@ -251,6 +268,7 @@ class ManifestsHandler(C2paMixin, StreamingBodyHandler):
         return SIDE_CAR_LIMIT if self.sidecar() else self.service.settings.max_upload_size
 
     def check_request(self):
+        self.check_params("media_id")
         self.media_id = self.get_query_argument("media_id", None)
         if self.sidecar():
             if not self.media_id:
@@ -305,6 +323,7 @@ class ManifestHandler(C2paMixin, BaseHandler):
 
     @api
     async def get(self, manifest_id):
+        self.check_params("returnActiveManifest")
         self._check_id(manifest_id)
         parse_bool("returnActiveManifest", self.get_query_argument("returnActiveManifest", None))
         data = await self.off_loop(self.repository.store, manifest_id)
@@ -313,6 +332,7 @@ class ManifestHandler(C2paMixin, BaseHandler):
 
     @api
     async def delete(self, manifest_id):
+        self.check_params()
         self._check_id(manifest_id)
         await self.off_loop(
             partial(self.repository.delete, manifest_id, self.service.required_owner(self.client))
