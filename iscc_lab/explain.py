@@ -95,7 +95,7 @@ def _check(code) -> tuple[str | None, str | None]:
         units = ic.iscc_decompose(canonical)
         for unit in units:
             ic.Code(unit).explain  # noqa: B018  (decodes the unit's header and body)
-    except Exception:  # iscc-core's own checks go further than ours in a few corners
+    except Exception:  # noqa: BLE001  (iscc-core checks a few corners further than we do)
         return None, _invalid(shown, "its units do not decode (a damaged or made-up code)")
     return canonical, None
 
@@ -104,7 +104,7 @@ def _header_problem(data: bytes) -> str | None:
     """What is wrong with the header and length of the decoded bytes, or None."""
     try:
         mt, st, vs, ln, tail = ic.decode_header(data)
-    except Exception:
+    except Exception:  # noqa: BLE001  (bitarray and varnibble errors)
         return "its header is truncated"
     try:
         maintype = ic.MT(mt)
@@ -119,7 +119,7 @@ def _header_problem(data: bytes) -> str | None:
         return f"unknown sub type {st} for main type {maintype.name}"
     try:
         bits = ic.decode_length(maintype, ln, st).value
-    except Exception:
+    except Exception:  # noqa: BLE001  (ValueError, IndexError of the unit table)
         return f"its header has an invalid length field for main type {maintype.name}"
     have = len(tail) * 8
     if have < bits:

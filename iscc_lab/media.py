@@ -2,7 +2,7 @@
 in a worker process (the REST face's pool) as in a notebook."""
 
 from iscc_lab.generate import iscc_file, named_file, private_tempdir
-from iscc_lab.metadata import _embed, _extract, validate_metadata
+from iscc_lab.metadata import _extract, embed_file, merge_embedded, validate_metadata
 from iscc_lab.settings import Settings, get_settings
 from iscc_lab.store import MediaRecord, Store
 
@@ -50,10 +50,11 @@ def embed_media(
     record = store.get(media_id)
     with named_file(store.file(record), record.filename) as path:
         out = path.with_name(".embedded-" + path.name)
-        _embed(path, fields, out)
+        found = embed_file(path, fields, out)
         new = store.put(out, record.filename, record.content_type, owner)
     try:
-        result = iscc_media(store, new.media_id, settings=settings)
+        result = merge_embedded(iscc_media(store, new.media_id, settings=settings), found, fields)
+        store.write_result(new.media_id, "iscc", result)  # with the embedded fields, as answered
     except BaseException:
         store.delete(new.media_id)
         raise

@@ -19,7 +19,9 @@ def feature_entries(feature_set: dict) -> list[dict]:
     """A feature set (parallel lists) as iscc-search entries: [{simprint, offset, size}]."""
     return [
         {"simprint": s, "offset": o, "size": z}
-        for s, o, z in zip(feature_set["simprints"], feature_set["offsets"], feature_set["sizes"])
+        for s, o, z in zip(
+            feature_set["simprints"], feature_set["offsets"], feature_set["sizes"], strict=True
+        )
     ]
 
 

@@ -9,15 +9,29 @@ import pytest
 
 from iscc_lab.explain import code_problem
 from tests.core.test_conformance import (
-    BAD_CODES, DOC_FIRST_SIMPRINTS, DOC_ISCC, HELLO, HELLO_SIMPRINT, JPG_ISCC, PYTHON_ERRORS,
+    BAD_CODES,
+    DOC_FIRST_SIMPRINTS,
+    DOC_ISCC,
+    HELLO,
+    HELLO_SIMPRINT,
+    JPG_ISCC,
+    PYTHON_ERRORS,
 )
 from tests.server_ext.conftest import upload
 
-JSON = {"Content-Type": "application/json"}
+
+def json_headers() -> dict:
+    return {"Content-Type": "application/json"}  # a new dict: jp_fetch adds its token to it
 
 
 async def simprint(api, text, params=None):
-    return await api("POST", "simprint", body=json.dumps({"text": text}).encode(), headers=JSON, params=params)
+    return await api(
+        "POST",
+        "simprint",
+        body=json.dumps({"text": text}).encode(),
+        headers=json_headers(),
+        params=params,
+    )
 
 
 async def test_simprint_default_is_bare_strings(api):
@@ -67,5 +81,56 @@ async def test_demo_jpg_reference_value(api, demo_jpg):
 async def test_explain_invalid_codes_say_what_is_wrong(api, code, words):
     r = await api("GET", "explain", code or " ")  # jp_fetch percent-encodes the path
     assert r.status == 400
-    assert r.text.rstrip("\n") == code_problem(code) and words in r.text  # the same message as in Python
+    assert (
+        r.text.rstrip("\n") == code_problem(code) and words in r.text
+    )  # the same message as in Python
     assert not any(e in r.text for e in PYTHON_ERRORS), r.text
+
+
+# -- POST /metadata/{id}: nothing a client embeds is lost without a word --------------------------
+
+CONTRACT_FIELDS = {
+    "name": "The Never Ending Story",
+    "description": "A story about a boy and a book.",
+    "meta": "data:application/json;base64,eyJpc2JuIjogIjk3ODAwMDAwMDAwMDIifQ==",
+    "identifier": "urn:isbn:9780000000002",
+    "creator": "Joanne K. Rowling",
+    "license": "https://creativecommons.org/licenses/by/4.0/",
+    "acquire": "https://example.com/acquire",
+    "credit": "Photo: Zoë Müller / Agentur",
+    "rights": "© 2024 Example Rights Holder",
+    "keywords": ["cat", "story"],
+}
+
+
+async def test_post_metadata_keeps_every_field_on_demo_png_as_test_image_jpg(api):
+    data = (iscc_samples.IMAGE / "demo.png").read_bytes()
+    up = await upload(api, data, "test-image.jpg", route="media", content_type="image/jpeg")
+    body = json.dumps(CONTRACT_FIELDS).encode()
+    r = await api("POST", "metadata", up.json["media_id"], body=body, headers=json_headers())
+    assert r.status == 201, r.text
+    for field, value in CONTRACT_FIELDS.items():
+        if field == "creator":  # after the creator already there, as the reference service does
+            assert r.json["creator"] == "Another Cat Lover, Joanne K. Rowling"
+        elif field != "keywords":  # not a field of the ISCC JSON or of GET /metadata
+            assert r.json[field] == value, field
+    new_id = r.json["media_id"]
+    back = await api("GET", "metadata", new_id)
+    assert back.status == 200
+    expected = {k: v for k, v in CONTRACT_FIELDS.items() if k != "keywords"}
+    assert back.json == expected | {"creator": "Another Cat Lover, Joanne K. Rowling"}
+    assert (await api("GET", "iscc", new_id)).json["credit"] == CONTRACT_FIELDS["credit"]
+
+
+async def test_post_metadata_422_names_the_field_and_the_format(api):
+    data = (iscc_samples.TEXT / "demo.docx").read_bytes()
+    up = await upload(api, data, "demo.docx", route="media")
+    body = json.dumps({"name": "Kept", "credit": "Lost?"}).encode()
+    r = await api("POST", "metadata", up.json["media_id"], body=body, headers=json_headers())
+    assert r.status == 422
+    assert r.text.startswith("demo.docx (application/vnd.openxmlformats")
+    assert "cannot carry the field credit:" in r.text
+    ok = await api(
+        "POST", "metadata", up.json["media_id"], body=b'{"name": "Kept"}', headers=json_headers()
+    )
+    assert ok.status == 201 and ok.json["name"] == "Kept"
