@@ -486,3 +486,22 @@ async def test_every_sample_through_the_api(api):
     for path in picks:
         r = await upload(api, path.read_bytes(), path.name)
         assert r.status == 201 and len(r.json["units"]) == 4, path
+
+
+@pytest.mark.iscc_env(ISCC_WEB_MAX_UPLOAD_SIZE=1000)
+async def test_simprint_body_goes_through_the_store_upload_sink(
+    api, jp_base_url, port, token, media_path
+):
+    """POST /simprint receives its body as uploads are received (the store's sink, with its
+    limit: the upload limit plus room for the JSON around the text) and keeps nothing."""
+    r = await api("POST", "simprint", body=b'{"text": "Hello World! A short text."}')
+    assert r.status == 200
+    head = (
+        f"POST {jp_base_url}api/v1/simprint HTTP/1.1\r\nHost: localhost\r\n"
+        f"Authorization: token {token}\r\n"
+    )
+    body = b'{"text": "' + b"x" * (1000 + (1 << 16)) + b'"}'  # no length said: chunked
+    status, _, text = await raw_request(port, head, body, chunked=True)
+    assert status == 400
+    assert f"The upload is larger than the limit of {1000 + (1 << 16)} bytes." in text.decode()
+    assert media_ids(media_path) == [] and list((media_path / ".incoming").iterdir()) == []
