@@ -302,7 +302,7 @@ def main() -> None:
         ]
     )  # fmt: skip
     text = f"""
-Measured {started}, {stamp()}, by `bench/bench_inventory.py`{" --small" if SMALL else ""}.
+Measured {started} ({stamp()}), by `bench/bench_inventory.py`{" --small" if SMALL else ""}.
 Load average (1/5/15 min) before: {"/".join(f"{x:.2f}" for x in load_before)}, after:
 {"/".join(f"{x:.2f}" for x in load_after)} (a shared machine: other engineers' work ran meanwhile).
 
