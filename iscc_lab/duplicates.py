@@ -441,9 +441,7 @@ def plot_inventory(frame: pd.DataFrame, *, figsize=(11, 4)):
 
     summary = _summary(frame)
     kept = {level: _kept(frame, level) for level in LEVELS}
-    freed = {
-        level: k.loc[~k["kept"]].groupby("major")["size"].sum() for level, k in kept.items()
-    }
+    freed = {level: k.loc[~k["kept"]].groupby("major")["size"].sum() for level, k in kept.items()}
     majors = sorted({m for f in freed.values() for m in f.index})
     fig = Figure(figsize=figsize, layout="constrained")
     left, right = fig.subplots(1, 2, width_ratios=(1.3, 1))

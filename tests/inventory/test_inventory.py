@@ -245,9 +245,7 @@ def test_units_of_mixed_lengths_are_compared_over_their_common_length():
         sum_code(data[:8] + other[8:], inst[:8] + other[8:], True),  # equal first 64 bits
         sum_code(other, other, True),
     ]
-    df = pd.DataFrame(
-        {"path": ["d", "c", "b", "a"], "filesize": [10, 10, 10, 5], "iscc": codes}
-    )
+    df = pd.DataFrame({"path": ["d", "c", "b", "a"], "filesize": [10, 10, 10, 5], "iscc": codes})
     inv = inventory(df)
     assert inv["instance_group"].tolist() == [0, 0, 0, pd.NA]
     assert inv["data_group"].tolist() == [0, 0, 0, pd.NA]
