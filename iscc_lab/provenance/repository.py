@@ -5,8 +5,9 @@ One SQLite file (WAL, one transaction per change: a manifest is there whole or n
 the media folder, `{media_path}/.c2pa/manifests.sqlite`, apart from the uploads, so it outlives
 their expiry. Matching compares the 256-bit units of a query binding with those of every kept
 binding of the same unit type (Hamming distance), in memory: the units are loaded once into
-arrays and reloaded only when another connection or process has written (SQLite's
-`data_version`); 10,000 manifests are 10,000 x 32 bytes per unit type.
+arrays and reloaded only when the repository has changed (a `generation` counted up by every
+change, in the same transaction: seen by every connection and process); 10,000 manifests are
+10,000 x 32 bytes per unit type.
 
 Score (0-100) of a kept manifest: the best `similarity_score` over the unit types that both
 bindings have, Meta-Code left out (equal titles say nothing of the content); matches below
@@ -48,7 +49,10 @@ CREATE TABLE IF NOT EXISTS units (
 );
 CREATE INDEX IF NOT EXISTS units_kind ON units(kind);
 CREATE INDEX IF NOT EXISTS units_manifest ON units(manifest_id);
+CREATE TABLE IF NOT EXISTS generation (n INTEGER NOT NULL);
+INSERT INTO generation SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM generation);
 """
+_BUMP = "UPDATE generation SET n = n + 1"
 
 
 def repository_path(media_path) -> Path:
@@ -64,8 +68,7 @@ class ManifestRepository:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._cache_lock = threading.Lock()
-        self._cache = None  # (data_version, writes, {kind: (ids ndarray, bodies ndarray)})
-        self._writes = 0
+        self._cache = None  # (generation, {kind: (ids ndarray, bodies ndarray)})
         with self._connect() as db:
             db.executescript(_SCHEMA)
 
@@ -108,11 +111,11 @@ class ManifestRepository:
                 "INSERT INTO units VALUES (?, ?, ?)",
                 [(manifest_id, _kind(mt, st), body) for (mt, st), body in bodies.items()],
             )
+            db.execute(_BUMP)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        self._writes += 1
 
     def delete(self, manifest_id: str, owner: str | None = None) -> None:
         """Remove a manifest; Forbidden unless `owner` registered it (None: anyone may)."""
@@ -120,8 +123,14 @@ class ManifestRepository:
         if owner is not None and row[0] != owner:
             raise Forbidden(f"Manifest {manifest_id} was registered by another client.")
         db = self._connect()
-        db.execute("DELETE FROM manifests WHERE manifest_id = ?", (manifest_id,))
-        self._writes += 1
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM manifests WHERE manifest_id = ?", (manifest_id,))
+            db.execute(_BUMP)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     # -- look-ups ------------------------------------------------------------------------------
     def _row(self, manifest_id: str, columns: str):
@@ -160,11 +169,10 @@ class ManifestRepository:
         import numpy as np
 
         db = self._connect()
-        version = db.execute("PRAGMA data_version").fetchone()[0]
+        version = db.execute("SELECT n FROM generation").fetchone()[0]
         with self._cache_lock:
-            if self._cache and self._cache[:2] == (version, self._writes):
-                return self._cache[2]
-            writes = self._writes
+            if self._cache and self._cache[0] == version:
+                return self._cache[1]
             arrays = {}
             rows = db.execute("SELECT kind, manifest_id, body FROM units ORDER BY kind").fetchall()
             by_kind: dict[int, tuple[list, list]] = {}
@@ -177,7 +185,7 @@ class ManifestRepository:
                     np.array(ids, dtype=object),
                     np.frombuffer(b"".join(bodies), dtype=np.uint8).reshape(len(ids), -1),
                 )
-            self._cache = (version, writes, arrays)
+            self._cache = (version, arrays)
             return arrays
 
     def match(self, units, max_results: int = 10, min_score: int = MIN_SCORE) -> list[dict]:

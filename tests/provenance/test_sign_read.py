@@ -145,7 +145,10 @@ def test_repository_match_and_threshold(tmp_path, signed_jpg, demo_jpg):
         repo.add("urn:c2pa:bad", b"x", {"units": ["ISCC:AAA4RJYGHHVRCZ5T"], "value": ""})
     assert "urn:c2pa:bad" not in repo and len(repo) == 2  # nothing half-written
     repo.delete("urn:c2pa:other")
-    assert len(repo) == 1
+    assert len(repo) == 1 and repo.match(audio["units"]) == []
+    # a change by another instance (another process) is seen by the next match
+    ManifestRepository(tmp_path / "r.sqlite").add("urn:c2pa:again", b"store", audio)
+    assert repo.match(audio["units"])[0]["manifestId"] == "urn:c2pa:again"
 
 
 def test_card_says_who_when_what_and_the_iscc(signer_files, tmp_path, demo_jpg):
