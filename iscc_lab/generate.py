@@ -11,10 +11,10 @@ call to the next.
 import contextlib
 import io
 import os
+import re
 import shutil
 import subprocess
 import tempfile
-import re
 import threading
 import warnings
 from collections.abc import Iterator
@@ -131,11 +131,13 @@ def _order(meta: dict) -> dict:
 def _semantic_units(idk, path: Path, semantic: bool):
     """Where a Semantic-Code unit is asked for: fail clearly if it cannot be made (package or
     model missing; nothing is downloaded), else make it UNIT_BITS long like the others."""
+    if not semantic:
+        return contextlib.nullcontext()
     try:
         _, mode = idk.mediatype_and_mode(path)
-    except Exception:  # unsupported media: no semantic unit to make
-        mode = None
-    if not semantic or mode not in ("text", "image"):
+    except idk.IsccUnsupportedMediatype:  # no semantic unit to make (maybe a fallback ISCC-SUM)
+        return contextlib.nullcontext()
+    if mode not in ("text", "image"):
         return contextlib.nullcontext()
     sem.require(mode)
     return sem.unit_bits(mode, UNIT_BITS)
