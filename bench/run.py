@@ -6,6 +6,8 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 
-for script in ("bench_batch.py", "bench_dask.py", "bench_server.py", "bench_semantic.py"):
+for script in (
+    "bench_batch.py", "bench_dask.py", "bench_server.py", "bench_semantic.py", "bench_c2pa.py",
+):
     print(f"== {script}", flush=True)
     subprocess.run([sys.executable, str(HERE / script), *sys.argv[1:]], check=True)
