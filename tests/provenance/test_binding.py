@@ -78,3 +78,11 @@ def test_similarity_score_scale(demo_jpg):
     assert similarity_score(128) == 0 and similarity_score(200) == 0
     bodies = unit_bodies(soft_binding(demo_jpg)["units"])
     assert all(len(b) == 32 for b in bodies.values())
+
+
+def test_semantic_binding_without_its_model_says_so(tmp_path, monkeypatch):
+    from iscc_lab.errors import ToolMissing
+
+    monkeypatch.setenv("ISCC_SCT_MODEL_DIR", str(tmp_path))  # an empty folder: no model
+    with pytest.raises(ToolMissing, match="ISCC_SCT_MODEL_DIR"):
+        soft_binding(iscc_samples.TEXT / "demo.txt", semantic=True)
