@@ -3,6 +3,7 @@ batch goes on; the pool stays warm across calls; a script on standard input work
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import iscc_samples
@@ -16,8 +17,8 @@ def test_files_over_a_limit_get_error_rows_and_the_batch_goes_on(tmp_path):
     bomb = tmp_path / "bomb.docx"
     bomb.write_bytes(zip_bomb_docx(1000))
     files = [bomb, iscc_samples.IMAGE / "demo.jpg", iscc_samples.TEXT / "demo.txt"]
-    df = iscc_lab.batch(files, workers=2, progress=False, job_memory="512M")
-    assert df.loc[0, "error"] == "bomb.docx: stopped after using the job memory limit of 512 MiB."
+    df = iscc_lab.batch(files, workers=2, progress=False, job_memory="1G")
+    assert df.loc[0, "error"] == "bomb.docx: stopped after using the job memory limit of 1 GiB."
     assert df["error"][1:].isna().all() and df["iscc"][1:].notna().all()
     videos = [iscc_samples.VIDEO / "demo.mp4", iscc_samples.IMAGE / "demo.png"]
     df = iscc_lab.batch(videos, workers=2, progress=False, job_timeout=1)
@@ -32,6 +33,9 @@ def pd_isna(value) -> bool:
 def test_the_pool_stays_warm_across_calls():
     files = [iscc_samples.IMAGE / "demo.jpg", iscc_samples.IMAGE / "demo.png"]
     iscc_lab.batch(files, workers=2, progress=False)
+    deadline = time.monotonic() + 60  # a worker replaced by an earlier test may still start
+    while len(shared_pool(2).pids()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
     first = shared_pool(2).pids()
     df = iscc_lab.batch(files, workers=2, progress=False)
     assert df["error"].isna().all()
