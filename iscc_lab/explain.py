@@ -62,7 +62,17 @@ def _check(code) -> tuple[str | None, str | None]:
     if not body:
         return None, _invalid(shown, "nothing follows the ISCC: prefix")
     if "=" in body:
-        return None, _invalid(shown, "it has base32 padding ('='), which ISCCs are written without")
+        return None, _invalid(
+            shown,
+            "it is not in canonical form: it has base32 padding ('='), which ISCCs are "
+            "written without",
+        )
+    if body is text and body[:1] in _MULTIBASE:
+        multiformat = _multiformat(text)
+        if multiformat:
+            return None, _invalid(
+                shown, f"it is not in canonical form: a multiformat encoding of {multiformat}"
+            )
     bad = sorted({c for c in body.upper() if c not in _BASE32})
     if bad:
         listed = ", ".join(repr(c) for c in bad[:5]) + (" ..." if len(bad) > 5 else "")
@@ -98,6 +108,22 @@ def _check(code) -> tuple[str | None, str | None]:
     except Exception:  # noqa: BLE001  (iscc-core checks a few corners further than we do)
         return None, _invalid(shown, "its units do not decode (a damaged or made-up code)")
     return canonical, None
+
+
+_MULTIBASE = frozenset(
+    "fbvzu"
+)  # multibase prefixes iscc-core decodes (hex, base32, base58, base64url)
+
+
+def _multiformat(text: str) -> str | None:
+    """The canonical code that `text`, a multiformat encoding, stands for; None if it is not one."""
+    try:
+        norm = ic.iscc_normalize(text)
+    except Exception:  # noqa: BLE001  (not a multiformat encoding)
+        return None
+    if norm.upper() == "ISCC:" + text.upper():
+        return None
+    return norm if _check(norm)[1] is None else None
 
 
 def _header_problem(data: bytes) -> str | None:

@@ -33,6 +33,10 @@ BAD_CODES = [
     (EXPLAIN_CODE[:-1], "a character is missing or one too many"),
     (EXPLAIN_CODE + "A", "too long"),
     (EXPLAIN_CODE + "==", "padding"),
+    (
+        "uzAFTBsinBjnrEWezZ6nDeHxlweWC4uZi9yi0-kJIXjoKXS80",
+        "a multiformat encoding of " + EXPLAIN_CODE,
+    ),
     ("ISCC:" + EXPLAIN_CODE, "not base32: ':'"),
     (EXPLAIN_CODE.replace("K", "0", 1), "not base32: '0'"),
     ("ISCC:KMDMRJYGHHVRCZ5TM6U4G6D4MXA6LAXC4ZRPOKFU7JBEQXR2BJOS6NB", "not in canonical form"),
