@@ -60,7 +60,7 @@ class Server:
             [str(exe), "serve", "--port", str(self.port), "--token", TOKEN, "--media-path", str(workdir / "media")],
             cwd=workdir, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
-        for _ in range(300):
+        for _ in range(1200):  # up to 120 s: a shared machine under load starts slowly
             time.sleep(0.1)
             self.log.seek(0)
             if "API docs:" in self.log.read():

@@ -28,7 +28,6 @@ import ctypes
 import ctypes.util
 import multiprocessing
 import os
-import resource
 import shutil
 import signal
 import struct
@@ -225,19 +224,6 @@ def _status(*keys: str) -> int:
     return total
 
 
-def _limit_data(memory: int) -> None:
-    """Let the kernel refuse this process's allocations beyond `memory` of resident memory
-    (RLIMIT_DATA counts its private writable memory: the heap, not the mapped libraries). The
-    watchdog thread cannot act while a C library holds the GIL; this always holds."""
-    soft = resource.RLIM_INFINITY
-    if memory:
-        soft = max(memory - _status("RssFile", "RssShmem"), 1 << 26)
-    try:
-        resource.setrlimit(resource.RLIMIT_DATA, (soft, resource.RLIM_INFINITY))
-    except (ValueError, OSError):  # pragma: no cover - not permitted here
-        pass
-
-
 def _reset_peak() -> None:
     try:
         with open("/proc/self/clear_refs", "w") as f:
@@ -256,7 +242,6 @@ def _run_job(fn, args, kwargs, folder: str, timeout: float, memory: int):
     saved = tempfile.tempdir
     tempfile.tempdir = folder
     _reset_peak()
-    _limit_data(memory)
     with _state:
         _job = {"start": time.monotonic(), "timeout": timeout, "memory": memory}
     try:
@@ -268,7 +253,6 @@ def _run_job(fn, args, kwargs, folder: str, timeout: float, memory: int):
     finally:
         with _state:
             _job = None
-        _limit_data(0)
         tempfile.tempdir = saved
         if _trim is not None:
             _trim(0)

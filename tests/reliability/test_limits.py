@@ -1,11 +1,13 @@
 """Per-job limits of the worker pool on a real `iscc-lab serve`: the zip-bomb document under
-ISCC_LAB_JOB_MEMORY=1G and a video under a 2 s time limit (set as the extension's traitlet,
---IsccLabApp.job_timeout=2) each get a 422 naming the limit; the worker's resident memory (with
-its tools) never goes above the limit plus 10 %; the next request is served normally.
+ISCC_LAB_JOB_MEMORY=1G and a 10-minute video under a 2 s time limit (set as the extension's
+traitlet, --IsccLabApp.job_timeout=2) each get a 422 naming the limit; the worker's resident
+memory (with its tools) never goes above the limit plus 10 %; the next request is served
+normally.
 
 Figures go to tests/artifacts/reliability/limits.json.
 """
 
+import subprocess
 import threading
 import time
 
@@ -13,6 +15,7 @@ import iscc_samples
 import psutil
 import pytest
 
+from iscc_lab import tools
 from tests.reliability.conftest import media_ids, record, serve
 from tests.reliability.test_hostile import zip_bomb_docx
 
@@ -98,16 +101,28 @@ def test_zip_bomb_stops_at_the_memory_limit(tmp_path):
         s.stop()
 
 
+def long_video(tmp_path) -> bytes:
+    """demo.mp4 ten times over (10 minutes, streams copied, not encoded again): its ISCC takes
+    far longer than 2 s, where demo.mp4 alone may take less on a warm worker."""
+    listing = tmp_path / "ten.txt"
+    listing.write_text(f"file '{iscc_samples.VIDEO / 'demo.mp4'}'\n" * 10)
+    out = tmp_path / "long.mp4"
+    ffmpeg = tools.find_tool("ffmpeg")
+    cmd = [ffmpeg, "-v", "error", "-f", "concat", "-safe", "0", "-i", listing, "-c", "copy", out]
+    subprocess.run([str(c) for c in cmd], check=True, timeout=120)
+    return out.read_bytes()
+
+
 def test_slow_video_stops_at_the_time_limit(tmp_path):
+    video = long_video(tmp_path)
     s = serve(tmp_path / "s", args=["--IsccLabApp.job_timeout=2"])
     try:
         s.warm()
-        video = (iscc_samples.VIDEO / "demo.mp4").read_bytes()
         started = time.monotonic()
-        r = s.upload(video, "demo.mp4", route="iscc", timeout=120)
+        r = s.upload(video, "long.mp4", route="iscc", timeout=120)
         seconds = time.monotonic() - started
         assert r.status_code == 422, r.text[:300]
-        assert "demo.mp4: stopped after the job time limit of 2 s" in r.text, r.text
+        assert "long.mp4: stopped after the job time limit of 2 s" in r.text, r.text
         assert seconds < 5, seconds
         deadline = time.monotonic() + 5
         while tools_running(s) and time.monotonic() < deadline:
