@@ -61,7 +61,8 @@ EXIT_MEMORY = 83  # a worker's exit status when its watchdog stopped it over the
 EXIT_TIMEOUT = 84  # ... over the time limit
 MAX_TASKS = 100  # jobs per worker before it is replaced
 SAMPLE = 0.02  # seconds between the watchdog's looks at a running job
-LIST_TOOLS = 0.2  # seconds between the watchdog's listings of the worker's child processes
+LIST_WORKERS = 0.2  # seconds between looks for new workers (their registrations)
+LIST_TOOLS = 1.0  # seconds between listings of a worker's child processes (a scan of /proc)
 BACKSTOP = 5.0  # pebble stops a job this long after its time limit if the watchdog did not
 _UNSET = object()
 
@@ -134,34 +135,18 @@ def _watch_parent(parent_pid: int) -> None:
 
 
 def _watchdog() -> None:
+    """The time limit, and the memory limit on the worker's own memory (cheap to read; the
+    owning process adds the tools' memory and acts when this thread cannot run)."""
     me = psutil.Process()
-    kids: list = []
-    listed = 0.0
     while True:
         time.sleep(SAMPLE)
         with _state:
             job = _job
             if job is None:
-                kids = []
                 continue
-            now = time.monotonic()
-            if job["timeout"] and now - job["start"] > job["timeout"]:
+            if job["timeout"] and time.monotonic() - job["start"] > job["timeout"]:
                 _stop(EXIT_TIMEOUT)
-            if not job["memory"]:
-                continue
-            if now - listed > LIST_TOOLS:
-                try:
-                    kids = me.children(recursive=True)
-                except psutil.Error:
-                    kids = []
-                listed = now
-            used = me.memory_info().rss
-            for kid in kids:
-                try:
-                    used += kid.memory_info().rss
-                except psutil.Error:
-                    continue
-            if used > job["memory"]:
+            if job["memory"] and me.memory_info().rss > job["memory"]:
                 _stop(EXIT_MEMORY)
 
 
@@ -341,7 +326,7 @@ class Pool:
         the memory limit of the jobs in flight is killed with its process group."""
         procs: dict[int, psutil.Process] = {}
         kids: dict[int, list] = {}
-        listed = 0.0
+        listed = looked = 0.0
         while True:
             time.sleep(SAMPLE)
             limits = list(self._in_flight.values())
@@ -349,7 +334,12 @@ class Pool:
             if not limit:
                 continue
             now = time.monotonic()
-            for pid in self.pids() if now - listed > LIST_TOOLS else list(procs):
+            if now - looked > LIST_WORKERS:  # cheap: the workers' own registrations
+                looked = now
+                new = [pid for pid in self.pids() if pid not in procs]
+            else:
+                new = []
+            for pid in new:
                 if pid not in procs:
                     try:
                         procs[pid] = psutil.Process(pid)

@@ -11,6 +11,7 @@ import iscc_samples
 import iscc_lab
 from iscc_lab.pool import shared_pool
 from tests.reliability.test_hostile import zip_bomb_docx
+from tests.reliability.test_limits import long_video
 
 
 def test_files_over_a_limit_get_error_rows_and_the_batch_goes_on(tmp_path):
@@ -20,9 +21,11 @@ def test_files_over_a_limit_get_error_rows_and_the_batch_goes_on(tmp_path):
     df = iscc_lab.batch(files, workers=2, progress=False, job_memory="1G")
     assert df.loc[0, "error"] == "bomb.docx: stopped after using the job memory limit of 1 GiB."
     assert df["error"][1:].isna().all() and df["iscc"][1:].notna().all()
-    videos = [iscc_samples.VIDEO / "demo.mp4", iscc_samples.IMAGE / "demo.png"]
-    df = iscc_lab.batch(videos, workers=2, progress=False, job_timeout=1)
-    assert df.loc[0, "error"] == "demo.mp4: stopped after the job time limit of 1 s."
+    video = tmp_path / "long.mp4"
+    video.write_bytes(long_video(tmp_path))
+    df = iscc_lab.batch([video, iscc_samples.IMAGE / "demo.png"], workers=2, progress=False,
+                        job_timeout=2)  # fmt: skip
+    assert df.loc[0, "error"] == "long.mp4: stopped after the job time limit of 2 s."
     assert pd_isna(df.loc[1, "error"]) and df.loc[1, "mode"] == "image"
 
 
