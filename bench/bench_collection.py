@@ -183,7 +183,7 @@ def search_check(col, codes, sub, content):
 
 
 RSS_PROBE = textwrap.dedent("""
-    import json, resource, sys, time
+    import json, sys, time
     t0 = time.perf_counter()
     from iscc_lab.collection import Collection
     t1 = time.perf_counter()
@@ -193,8 +193,11 @@ RSS_PROBE = textwrap.dedent("""
     codes = json.loads(sys.argv[2])
     found = [col.search(c, k=10) for c in codes]
     t3 = time.perf_counter()
+    # VmHWM: the peak RSS of this process's memory (ru_maxrss would carry the parent's peak
+    # over fork and exec on Linux)
+    status = open("/proc/self/status").read().split("VmHWM:")[1].split()[0]
     print(json.dumps({"import": t1 - t0, "open": t2 - t1, "first_searches": t3 - t2, "n": n,
-                      "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "rss_mib": int(status) / 1024}))
 """)
 
 
