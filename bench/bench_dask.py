@@ -29,7 +29,11 @@ def main():
 
     files = iscc_samples.all()
     cluster = distributed.LocalCluster(
-        n_workers=WORKERS, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+        n_workers=WORKERS,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=40,
     )
     client = distributed.Client(cluster)
     try:

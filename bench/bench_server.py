@@ -57,8 +57,20 @@ class Server:
         exe = Path(sys.executable).with_name("iscc-lab")
         self.log = open(workdir / "serve.log", "w+")
         self.proc = subprocess.Popen(
-            [str(exe), "serve", "--port", str(self.port), "--token", TOKEN, "--media-path", str(workdir / "media")],
-            cwd=workdir, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                str(exe),
+                "serve",
+                "--port",
+                str(self.port),
+                "--token",
+                TOKEN,
+                "--media-path",
+                str(workdir / "media"),
+            ],
+            cwd=workdir,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         for _ in range(1200):  # up to 120 s: a shared machine under load starts slowly
             time.sleep(0.1)
@@ -80,7 +92,9 @@ class Server:
 
     def upload(self, path: Path, route="iscc"):
         name = base64.b64encode(path.name.encode()).decode()
-        status, data = self.request("POST", f"/api/v1/{route}", path.read_bytes(), {"X-Upload-Filename": name})
+        status, data = self.request(
+            "POST", f"/api/v1/{route}", path.read_bytes(), {"X-Upload-Filename": name}
+        )
         if status != 201:
             raise RuntimeError(f"{path.name}: {status} {data[:200]!r}")
         return data
@@ -109,7 +123,7 @@ def upload_all(server: Server, files, clients=CLIENTS) -> float:
                 return
             try:
                 server.upload(f)
-            except Exception as e:  # report, do not hide
+            except Exception as e:  # noqa: BLE001 - report, do not hide
                 errors.append(str(e))
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
@@ -130,7 +144,9 @@ def _sdk_job(path: str) -> str:
     from iscc_lab import tools
 
     tools.wire()
-    opts = dict(fallback=True, granular=True, byte_offsets=True, add_units=True, bits=256, wide=True)
+    opts = dict(
+        fallback=True, granular=True, byte_offsets=True, add_units=True, bits=256, wide=True
+    )
     return idk.code_iscc(path, **opts).iscc
 
 
@@ -193,7 +209,13 @@ def bench_memory(server: Server, size: int) -> dict:
     sampler.join()
     if status != 201:
         raise RuntimeError(f"upload failed: {status} {data[:200]!r}")
-    return {"size": size, "idle_mib": idle / MiB, "peak_mib": peak / MiB, "above_mib": (peak - idle) / MiB, "mib_s": size / MiB / seconds}
+    return {
+        "size": size,
+        "idle_mib": idle / MiB,
+        "peak_mib": peak / MiB,
+        "above_mib": (peak - idle) / MiB,
+        "mib_s": size / MiB / seconds,
+    }
 
 
 def ttfb(server: Server) -> float:
@@ -240,11 +262,17 @@ def main():
     server = Server(workdir)
     try:
         thr = bench_throughput(server, files, rounds)
-        print(f"throughput: server {thr['server_s']:.2f}s, iscc-sdk pool {thr['sdk_s']:.2f}s, ratio {thr['ratio']:.2f}")
+        print(
+            f"throughput: server {thr['server_s']:.2f}s, iscc-sdk pool {thr['sdk_s']:.2f}s, ratio {thr['ratio']:.2f}"
+        )
         lat = bench_latency(server, files)
-        print(f"explain TTFB while busy: median {lat['median_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms")
+        print(
+            f"explain TTFB while busy: median {lat['median_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms"
+        )
         mem = bench_memory(server, size)
-        print(f"upload {size // MiB} MiB: server RSS {mem['idle_mib']:.0f} -> {mem['peak_mib']:.0f} MiB (+{mem['above_mib']:.1f})")
+        print(
+            f"upload {size // MiB} MiB: server RSS {mem['idle_mib']:.0f} -> {mem['peak_mib']:.0f} MiB (+{mem['above_mib']:.1f})"
+        )
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -258,9 +286,9 @@ workers, on loopback, in one run.
 
 | measure | result | target | met |
 |---|---|---|---|
-| POST /iscc throughput, {CLIENTS} clients, {thr['files']} iscc-samples files | {thr['server_s']:.2f} s vs {thr['sdk_s']:.2f} s for iscc-sdk in a {WORKERS}-process pool: **{thr['ratio']:.2f}** of its throughput | >= 0.9 | {ok(thr['ratio'] >= 0.9)} |
-| server RSS while receiving a {size // MiB} MiB upload | idle {mem['idle_mib']:.0f} MiB, peak {mem['peak_mib']:.0f} MiB: **+{mem['above_mib']:.1f} MiB** ({mem['mib_s']:.0f} MiB/s) | < 100 MiB above idle | {ok(mem['above_mib'] < 100)} |
-| GET /explain time to first byte while the corpus is processed | median **{lat['median_ms']:.1f} ms**, p95 {lat['p95_ms']:.1f} ms ({lat['samples']} samples; idle median {lat['idle_ms']:.1f} ms) | median < 50 ms | {ok(lat['median_ms'] < 50)} |
+| POST /iscc throughput, {CLIENTS} clients, {thr["files"]} iscc-samples files | {thr["server_s"]:.2f} s vs {thr["sdk_s"]:.2f} s for iscc-sdk in a {WORKERS}-process pool: **{thr["ratio"]:.2f}** of its throughput | >= 0.9 | {ok(thr["ratio"] >= 0.9)} |
+| server RSS while receiving a {size // MiB} MiB upload | idle {mem["idle_mib"]:.0f} MiB, peak {mem["peak_mib"]:.0f} MiB: **+{mem["above_mib"]:.1f} MiB** ({mem["mib_s"]:.0f} MiB/s) | < 100 MiB above idle | {ok(mem["above_mib"] < 100)} |
+| GET /explain time to first byte while the corpus is processed | median **{lat["median_ms"]:.1f} ms**, p95 {lat["p95_ms"]:.1f} ms ({lat["samples"]} samples; idle median {lat["idle_ms"]:.1f} ms) | median < 50 ms | {ok(lat["median_ms"] < 50)} |
 
 Best of {rounds} round(s) for throughput. The iscc-sdk baseline runs `code_iscc` with the same
 options on the same files in a spawned `ProcessPoolExecutor` of the same size, warmed up first;

@@ -41,16 +41,15 @@ def main() -> None:
         pip_dir = fresh_clone(tmp, "pip")
         pip_env = dict(base, PIP_CACHE_DIR=str(tmp / "pip-cache"))
         pip_s = timed([PYTHON, "-m", "venv", ".venv"], pip_dir, pip_env)
-        pip_s += timed(
-            [".venv/bin/pip", "install", "-q", "--upgrade", "pip"], pip_dir, pip_env
-        )
-        pip_s += timed(
-            [".venv/bin/pip", "install", "-q", "-e", f".[{extras}]"], pip_dir, pip_env
-        )
+        pip_s += timed([".venv/bin/pip", "install", "-q", "--upgrade", "pip"], pip_dir, pip_env)
+        pip_s += timed([".venv/bin/pip", "install", "-q", "-e", f".[{extras}]"], pip_dir, pip_env)
         pip_count = len(
             subprocess.run(
                 [".venv/bin/pip", "list", "--format=freeze"],
-                cwd=pip_dir, capture_output=True, text=True, check=True,
+                cwd=pip_dir,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout.splitlines()
         )
 
@@ -63,7 +62,10 @@ def main() -> None:
         uv_count = len(
             subprocess.run(
                 [".bootstrap/bin/uv", "pip", "list", "--python", ".venv/bin/python"],
-                cwd=uv_dir, capture_output=True, text=True, check=True,
+                cwd=uv_dir,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout.splitlines()[2:]
         )
         load = os.getloadavg()

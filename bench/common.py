@@ -52,5 +52,9 @@ def write_section(title: str, text: str) -> None:
     old = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
     section = f"## {title}\n\n{text.strip()}\n"
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: section + "\n", old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + section
+    new = (
+        pattern.sub(lambda _: section + "\n", old)
+        if pattern.search(old)
+        else old.rstrip("\n") + "\n\n" + section
+    )
     RESULTS.write_text(new.rstrip("\n") + "\n")

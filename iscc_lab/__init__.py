@@ -9,7 +9,14 @@ import types
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
-from iscc_lab.errors import BadRequest, Forbidden, IsccLabError, NotFound, ToolMissing, Unprocessable
+from iscc_lab.errors import (
+    BadRequest,
+    Forbidden,
+    IsccLabError,
+    NotFound,
+    ToolMissing,
+    Unprocessable,
+)
 from iscc_lab.explain import explain
 from iscc_lab.generate import create_iscc
 from iscc_lab.media import embed_media, iscc_media, metadata_media

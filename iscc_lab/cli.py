@@ -114,8 +114,10 @@ def check(args) -> int:
     from iscc_lab import tools
 
     ok = True
-    print(f"iscc-lab {_version('iscc-lab') or '?'}, Python {platform.python_version()}, "
-          f"{platform.platform()}")
+    print(
+        f"iscc-lab {_version('iscc-lab') or '?'}, Python {platform.python_version()}, "
+        f"{platform.platform()}"
+    )
     print("packages")
     for name in PACKAGES:
         version = _version(name)
@@ -157,8 +159,10 @@ def models(args) -> int:
     spec = semantic.KINDS[args.kind]
     print(f"installed {target.name} at {target} (blake3 matches the published checksum).")
     if os.environ.get(spec.env):
-        print(f"iscc-lab finds it there while {spec.env}={os.environ[spec.env]} is set "
-              "(also for `iscc-lab serve` and Jupyter).")
+        print(
+            f"iscc-lab finds it there while {spec.env}={os.environ[spec.env]} is set "
+            "(also for `iscc-lab serve` and Jupyter)."
+        )
     return 0
 
 
@@ -170,24 +174,42 @@ def main(argv=None) -> int:
     p.add_argument("--ip", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--token", default=None, help="API token (default: a new random one)")
     p.add_argument("--media-path", default=None, help="folder for uploads (ISCC_WEB_MEDIA_PATH)")
-    p.add_argument("--anonymous", action="store_true",
-                   help="serve the API without a token (trusted networks only)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="ISCC worker processes (default: one per core; ISCC_WEB_MAX_WORKERS)")
-    p.add_argument("jupyter_args", nargs=argparse.REMAINDER,
-                   help="further jupyter-server and extension options, e.g. "
-                   "--ServerApp.base_url=/iscc/ --IsccLabApp.max_upload_size=10000000")
+    p.add_argument(
+        "--anonymous",
+        action="store_true",
+        help="serve the API without a token (trusted networks only)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="ISCC worker processes (default: one per core; ISCC_WEB_MAX_WORKERS)",
+    )
+    p.add_argument(
+        "jupyter_args",
+        nargs=argparse.REMAINDER,
+        help="further jupyter-server and extension options, e.g. "
+        "--ServerApp.base_url=/iscc/ --IsccLabApp.max_upload_size=10000000",
+    )
     p.set_defaults(func=serve)
     c = sub.add_parser("check", help="versions, tools and semantic models, and how to fix them")
-    c.add_argument("--require-semantic", action="append", choices=("text", "image"),
-                   help="also fail unless this semantic model is installed and published")
+    c.add_argument(
+        "--require-semantic",
+        action="append",
+        choices=("text", "image"),
+        help="also fail unless this semantic model is installed and published",
+    )
     c.set_defaults(func=check)
     m = sub.add_parser("models", help="install or list the semantic models (iscc-sct, iscc-sci)")
     msub = m.add_subparsers(dest="action", required=True)
     mi = msub.add_parser("install", help="check a model file's blake3 checksum and install it")
     mi.add_argument("file", help="the model file, e.g. iscc-sct-v0.2.0.onnx")
-    mi.add_argument("--kind", choices=("text", "image"), default="text",
-                    help="text (iscc-sct, default) or image (iscc-sci)")
+    mi.add_argument(
+        "--kind",
+        choices=("text", "image"),
+        default="text",
+        help="text (iscc-sct, default) or image (iscc-sci)",
+    )
     msub.add_parser("list", help="where the models are looked for and whether they are there")
     m.set_defaults(func=models)
     args, unknown = parser.parse_known_args(argv)

@@ -45,7 +45,6 @@ def sdk(**options):
     """iscc-sdk with its tools wired and `options` installed as its global options."""
     tools.wire()
     import iscc_sdk as idk
-
     from PIL import Image
 
     with _lock, tools.native_stderr(), warnings.catch_warnings():
@@ -171,11 +170,17 @@ def iscc_file(path, *, semantic: bool, granular: bool, fallback: bool) -> dict:
             ) from None
         except IsccLabError:
             raise
-        except Exception as e:
-            raise Unprocessable(f"ISCC processing of {path.name} failed: {_reason(e, path)}") from None
+        except Exception as e:  # noqa: BLE001 - any failure inside iscc-sdk is this file's 422
+            raise Unprocessable(
+                f"ISCC processing of {path.name} failed: {_reason(e, path)}"
+            ) from None
     text = meta.pop("text", None)
     # Granular features are text features (the contract; iscc-sdk also has video scenes)
-    features = [f for f in meta.pop("features", None) or [] if f.get("subtype") == "text" and f.get("simprints")]
+    features = [
+        f
+        for f in meta.pop("features", None) or []
+        if f.get("subtype") == "text" and f.get("simprints")
+    ]
     if granular and text and semantic:
         features.append(sem.semantic_text_features(text))
     if granular and features:

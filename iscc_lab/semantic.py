@@ -69,14 +69,25 @@ BINARIES = "https://github.com/iscc/iscc-binaries/releases/tag/v1.0.0"
 
 KINDS = {
     "text": ModelSpec(
-        "text", "Semantic-Code Text", "iscc-sct", "iscc_sct", "pip install 'iscc-sct[cpu]'",
-        "ISCC_SCT_MODEL_DIR", "iscc-sct", "iscc-sct-v0.2.0.onnx",
+        "text",
+        "Semantic-Code Text",
+        "iscc-sct",
+        "iscc_sct",
+        "pip install 'iscc-sct[cpu]'",
+        "ISCC_SCT_MODEL_DIR",
+        "iscc-sct",
+        "iscc-sct-v0.2.0.onnx",
         "d4f763474f9be35ce5358637c87935ee11ba396b9196f73b95ab97da0cef8749",
     ),
     "image": ModelSpec(
-        "image", "Semantic-Code Image", "iscc-sci", "iscc_sci",
+        "image",
+        "Semantic-Code Image",
+        "iscc-sci",
+        "iscc_sci",
         "pip install 'iscc-lab[semantic-image]'",
-        "ISCC_SCI_MODEL_DIR", "iscc-sci", "iscc-sci-v0.1.0-w16.onnx",
+        "ISCC_SCI_MODEL_DIR",
+        "iscc-sci",
+        "iscc-sci-v0.1.0-w16.onnx",
         "9f24dd3d0440eaa07adf121b21a1cbd8518fe36048b9d8a72b606d8a6416e8a3",
     ),
 }
@@ -258,23 +269,35 @@ def status(kind: str = "text", *, checksum: bool = True) -> dict:
     """What `iscc-lab check` reports of one semantic model: package and version, model path,
     whether it is there and matches the published checksum, and how to fix what is missing."""
     spec = _spec(kind)
-    info = {"kind": kind, "code": spec.code, "package": spec.package,
-            "version": package_version(kind), "installed": package_installed(kind),
-            "path": model_path(kind), "present": False,
-            "checksum": None, "published": published_checksum(kind), "fix": None}
+    info = {
+        "kind": kind,
+        "code": spec.code,
+        "package": spec.package,
+        "version": package_version(kind),
+        "installed": package_installed(kind),
+        "path": model_path(kind),
+        "present": False,
+        "checksum": None,
+        "published": published_checksum(kind),
+        "fix": None,
+    }
     if not info["installed"]:
         info["fix"] = spec.install_hint
         return info
     info["present"] = info["path"].is_file()
     if not info["present"]:
-        info["fix"] = (f"fetch {info['path'].name} ({BINARIES}) and run "
-                       f"`iscc-lab models install {info['path'].name} --kind {kind}`")
+        info["fix"] = (
+            f"fetch {info['path'].name} ({BINARIES}) and run "
+            f"`iscc-lab models install {info['path'].name} --kind {kind}`"
+        )
     elif checksum:
         info["checksum"] = blake3_file(info["path"])
         if info["checksum"] != info["published"]:
-            info["fix"] = (f"not the published model (blake3 {info['published']}): its codes "
-                           f"will not match other ISCC implementations; install the published "
-                           f"file with `iscc-lab models install FILE --kind {kind}`")
+            info["fix"] = (
+                f"not the published model (blake3 {info['published']}): its codes "
+                f"will not match other ISCC implementations; install the published "
+                f"file with `iscc-lab models install FILE --kind {kind}`"
+            )
     return info
 
 

@@ -70,7 +70,9 @@ def new_media_id() -> str:
 def check_media_id(media_id) -> str:
     """`media_id` if it is 13 chars of [a-v0-9]; NotFound otherwise, before any disk access."""
     if not isinstance(media_id, str) or not MEDIA_ID_RE.match(media_id):
-        raise NotFound(f"No media with id {str(media_id)[:40]!r}: ids are 13 characters of a-v, 0-9.")
+        raise NotFound(
+            f"No media with id {str(media_id)[:40]!r}: ids are 13 characters of a-v, 0-9."
+        )
     return media_id
 
 
@@ -263,7 +265,9 @@ class Store:
         replaces the store's size limit for this one."""
         return Upload(self, filename, content_type, owner, limit)
 
-    def put(self, source, filename: str | None = None, content_type: str = "", owner: str = "") -> MediaRecord:
+    def put(
+        self, source, filename: str | None = None, content_type: str = "", owner: str = ""
+    ) -> MediaRecord:
         """Store `source` (a path, bytes or a binary stream) and return its record."""
         if isinstance(source, (str, os.PathLike)):
             path = Path(source)
@@ -311,7 +315,9 @@ class Store:
         try:
             return open(self.file(record), "rb")
         except FileNotFoundError:
-            raise NotFound(f"No media with id {record.media_id} (unknown, deleted or expired).") from None
+            raise NotFound(
+                f"No media with id {record.media_id} (unknown, deleted or expired)."
+            ) from None
 
     def read_result(self, media_id: str, name: str) -> dict | None:
         """A stored result (`iscc` or `metadata`), or None if not computed."""
@@ -328,7 +334,9 @@ class Store:
         try:
             _write_json(folder / f"{name}.json", data)
         except FileNotFoundError:
-            raise NotFound(f"No media with id {media_id} (deleted while it was processed).") from None
+            raise NotFound(
+                f"No media with id {media_id} (deleted while it was processed)."
+            ) from None
         if name == "iscc" and data.get("datahash"):
             record = self.get(media_id)
             record.datahash = data["datahash"]

@@ -84,7 +84,9 @@ def _run(cmd: list) -> subprocess.CompletedProcess:
 
 
 def _fail(name: str, args, proc: subprocess.CompletedProcess):
-    raise subprocess.CalledProcessError(proc.returncode, [name, *map(str, args)], proc.stdout, proc.stderr)
+    raise subprocess.CalledProcessError(
+        proc.returncode, [name, *map(str, args)], proc.stdout, proc.stderr
+    )
 
 
 def run_ffmpeg(args):

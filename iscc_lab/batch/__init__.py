@@ -42,9 +42,7 @@ def _dask():
     try:
         from iscc_lab.batch import dask
     except ImportError as e:
-        raise ImportError(
-            f"{e}. Dask is an optional extra: pip install 'iscc-lab[dask]'."
-        ) from e
+        raise ImportError(f"{e}. Dask is an optional extra: pip install 'iscc-lab[dask]'.") from e
     return dask
 
 

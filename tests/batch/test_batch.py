@@ -190,9 +190,7 @@ def test_a_dying_worker_only_fails_its_file(tmp_path):
     crash.write_text("this file kills its worker")
     files = [iscc_samples.IMAGE / n for n in ("demo.jpg", "demo.png", "demo.gif", "demo.bmp")]
     files.insert(2, crash)
-    outcomes = dict(
-        local.iter_rows(files, workers=2, granular=False, job=crash_on_crash_txt)
-    )
+    outcomes = dict(local.iter_rows(files, workers=2, granular=False, job=crash_on_crash_txt))
     assert sorted(outcomes) == [0, 1, 2, 3, 4]
     assert "worker process died" in outcomes[2]["error"]
     assert all(outcomes[i]["error"] is None for i in (0, 1, 3, 4))

@@ -4,7 +4,9 @@ from iscc_lab import BadRequest, create_simprints, explain
 from tests.conftest import EXPLAIN_CODE, EXPLAIN_EXAMPLE
 
 
-@pytest.mark.parametrize("code", [EXPLAIN_CODE, EXPLAIN_CODE.removeprefix("ISCC:"), EXPLAIN_CODE.lower()])
+@pytest.mark.parametrize(
+    "code", [EXPLAIN_CODE, EXPLAIN_CODE.removeprefix("ISCC:"), EXPLAIN_CODE.lower()]
+)
 def test_explain_contract_example(code):
     result = explain(code)
     for key in ("iscc", "readable", "multiformat", "decomposed"):
@@ -15,7 +17,18 @@ def test_explain_contract_example(code):
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "   ", "ISCC:", "hello", "ISCC:CE22222222", EXPLAIN_CODE[:-1], EXPLAIN_CODE + "A", "ISCC:AAAA", None, 42],
+    [
+        "",
+        "   ",
+        "ISCC:",
+        "hello",
+        "ISCC:CE22222222",
+        EXPLAIN_CODE[:-1],
+        EXPLAIN_CODE + "A",
+        "ISCC:AAAA",
+        None,
+        42,
+    ],
 )
 def test_explain_refuses_malformed_codes(bad):
     with pytest.raises(BadRequest, match="Invalid ISCC"):

@@ -9,7 +9,6 @@ import pytest
 from iscc_lab import BadRequest, Forbidden, NotFound, Store
 from iscc_lab.media import embed_media, iscc_media, metadata_media
 from iscc_lab.store import check_filename, new_media_id
-
 from tests.conftest import IMAGE_EXAMPLE
 
 
@@ -23,7 +22,20 @@ def test_media_ids_are_flakes():
     assert all(len(i) == 13 and set(i) <= set("abcdefghijklmnopqrstuv0123456789") for i in ids)
 
 
-@pytest.mark.parametrize("bad", ["", "X" * 13, "06h0cert a1ql", "../../etc/pas", "06h0certa1ql", "06h0certa1ql2x", None, 13, "06h0certa1qlw"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "X" * 13,
+        "06h0cert a1ql",
+        "../../etc/pas",
+        "06h0certa1ql",
+        "06h0certa1ql2x",
+        None,
+        13,
+        "06h0certa1qlw",
+    ],
+)
 def test_malformed_ids_are_not_found_before_disk_access(store, bad):
     with pytest.raises(NotFound):
         store.get(bad)
@@ -96,7 +108,20 @@ def test_uncommitted_uploads_are_invisible_and_swept(store):
 
 @pytest.mark.parametrize(
     "name",
-    ["../../etc/passwd", "/etc/passwd", "a/b.txt", "a\\b.txt", "nul\x00byte.txt", "tab\there", "bell\x07", "x" * 300, "", "  ", ".", ".."],
+    [
+        "../../etc/passwd",
+        "/etc/passwd",
+        "a/b.txt",
+        "a\\b.txt",
+        "nul\x00byte.txt",
+        "tab\there",
+        "bell\x07",
+        "x" * 300,
+        "",
+        "  ",
+        ".",
+        "..",
+    ],
 )
 def test_hostile_filenames_are_refused(store, name):
     with pytest.raises(BadRequest):
@@ -106,7 +131,9 @@ def test_hostile_filenames_are_refused(store, name):
     assert leftovers(store) == [] and list(store) == []
 
 
-@pytest.mark.parametrize("name", [".hidden", "record.json", "iscc.json", "naïve café.jpg", "日本語のファイル名.png"])
+@pytest.mark.parametrize(
+    "name", [".hidden", "record.json", "iscc.json", "naïve café.jpg", "日本語のファイル名.png"]
+)
 def test_odd_but_valid_names_stay_inside(store, name):
     record = store.put(b"data", name)
     assert record.filename == name
@@ -170,7 +197,10 @@ def test_listing_and_lookups(store):
     assert page["count"] == 2 and [r["media_id"] for r in page["results"]] == [c.media_id]
     assert store.listing(owner="alice", page=2, page_size=1)["results"][0]["media_id"] == a.media_id
     assert store.listing()["count"] == 3
-    assert {r.media_id for r in store.find(sha256=hashlib.sha256(b"aaa").hexdigest())} == {a.media_id, c.media_id}
+    assert {r.media_id for r in store.find(sha256=hashlib.sha256(b"aaa").hexdigest())} == {
+        a.media_id,
+        c.media_id,
+    }
     store.write_result(b.media_id, "iscc", {"iscc": "ISCC:X", "datahash": "1e20beef"})
     assert [r.media_id for r in store.find(datahash="1e20beef")] == [b.media_id]
     with pytest.raises(BadRequest):

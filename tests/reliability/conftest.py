@@ -49,7 +49,11 @@ def record(name: str, data: dict) -> Path:
     doc = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "scale": SCALE,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "system": platform.platform(),
+        },
         **data,
     }
     path.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
@@ -85,7 +89,9 @@ def tree(root: Path, skip: tuple[Path, ...] = ()) -> set[str]:
 
 def media_ids(media: Path) -> list[str]:
     return sorted(
-        p.name for p in media.iterdir() if len(p.name) == MEDIA_ID_LEN and not p.name.startswith(".")
+        p.name
+        for p in media.iterdir()
+        if len(p.name) == MEDIA_ID_LEN and not p.name.startswith(".")
     )
 
 
@@ -117,12 +123,25 @@ class Served:
     def auth(self, **extra) -> dict:
         return {"Authorization": f"token {self.token}", **extra}
 
-    def call(self, method: str, path: str, *, s: requests.Session | None = None, headers=None, **kw):
+    def call(
+        self, method: str, path: str, *, s: requests.Session | None = None, headers=None, **kw
+    ):
         """A request to `{api}/{path}` with the token (no cookies kept)."""
         kw.setdefault("timeout", 120)
-        return (s or session()).request(method, f"{self.api}/{path}", headers=self.auth(**(headers or {})), **kw)
+        return (s or session()).request(
+            method, f"{self.api}/{path}", headers=self.auth(**(headers or {})), **kw
+        )
 
-    def upload(self, data: bytes, filename: str, route: str = "media", *, s=None, content_type="application/octet-stream", **kw):
+    def upload(
+        self,
+        data: bytes,
+        filename: str,
+        route: str = "media",
+        *,
+        s=None,
+        content_type="application/octet-stream",
+        **kw,
+    ):
         headers = {"X-Upload-Filename": b64(filename), "Content-Type": content_type}
         return self.call("POST", route, s=s, headers=headers, data=data, **kw)
 
@@ -204,7 +223,9 @@ def reap(pids: list[int], timeout: float = 10) -> list[int]:
     return [p.pid for p in alive]
 
 
-def serve(root: Path, *, env: dict | None = None, media: Path | None = None, token: str = TOKEN, args=()) -> Served:
+def serve(
+    root: Path, *, env: dict | None = None, media: Path | None = None, token: str = TOKEN, args=()
+) -> Served:
     """Start `iscc-lab serve` on a free loopback port with its sandbox under `root`; returns once
     the banner is printed."""
     root.mkdir(parents=True, exist_ok=True)
@@ -214,10 +235,21 @@ def serve(root: Path, *, env: dict | None = None, media: Path | None = None, tok
         d.mkdir(exist_ok=True)
     port = free_port()
     cmd = [
-        os.path.join(os.path.dirname(sys.executable), "iscc-lab"), "serve",
-        "--port", str(port), "--token", token, "--media-path", str(media), *args,
+        os.path.join(os.path.dirname(sys.executable), "iscc-lab"),
+        "serve",
+        "--port",
+        str(port),
+        "--token",
+        token,
+        "--media-path",
+        str(media),
+        *args,
     ]
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("ISCC_WEB_", "ISCC_SDK_", "JUPYTER_"))}
+    base_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ISCC_WEB_", "ISCC_SDK_", "JUPYTER_"))
+    }
     extra = {"ISCC_WEB_MAX_WORKERS": "2", **{k: str(v) for k, v in (env or {}).items()}}
     full_env = base_env | {"TMPDIR": str(tmp), "JUPYTER_RUNTIME_DIR": str(runtime)} | extra
     log = root / f"serve-{port}.log"
@@ -235,8 +267,9 @@ def serve(root: Path, *, env: dict | None = None, media: Path | None = None, tok
     raise AssertionError(f"iscc-lab serve did not start:\n{served.log_text()[-3000:]}")
 
 
-
-def exchange(port: int, data: bytes, *, half_close: bool = False, local_addr=None, timeout: float = 15) -> dict:
+def exchange(
+    port: int, data: bytes, *, half_close: bool = False, local_addr=None, timeout: float = 15
+) -> dict:
     """Send raw bytes to the server, read until it closes (or `timeout`); the responses parsed.
 
     Returns {"responses": [(status, headers, body), ...], "closed": bool, "error": str|None}.

@@ -63,11 +63,16 @@ def test_server_killed_mid_upload_and_mid_iscc_then_restarted(tmp_path):
 
         # An ISCC job in progress: a video, whose media is committed before the work starts.
         video = (iscc_samples.VIDEO / "demo.mp4").read_bytes()
-        in_progress = threading.Thread(target=lambda: _swallow(a.upload, video, "cut-short.mp4", route="iscc", timeout=60))
+        in_progress = threading.Thread(
+            target=lambda: _swallow(a.upload, video, "cut-short.mp4", route="iscc", timeout=60)
+        )
         in_progress.start()
         processing = wait_for(lambda: [m for m in media_ids(media) if m not in earlier], timeout=20)
         assert processing, "the video upload never became a media"
-        assert wait_for(lambda: any(p.name().startswith("ff") for pid in a.children() for p in _procs(pid)), timeout=20)
+        assert wait_for(
+            lambda: any(p.name().startswith("ff") for pid in a.children() for p in _procs(pid)),
+            timeout=20,
+        )
 
         # An upload streaming in: 8 of 64 MiB sent.
         sock = socket.create_connection(("127.0.0.1", a.port))
@@ -137,7 +142,9 @@ def test_server_killed_mid_upload_and_mid_iscc_then_restarted(tmp_path):
         "half_upload_left_in_incoming_bytes": half_bytes,
         "half_upload_entries": len(half),
         "media_with_cut_short_iscc": len(processing),
-        "cut_short_iscc_after_restart": {200: "written by the orphaned worker", 404: "absent"}[cut_iscc],
+        "cut_short_iscc_after_restart": {200: "written by the orphaned worker", 404: "absent"}[
+            cut_iscc
+        ],
     }
 
 
@@ -203,7 +210,11 @@ def test_media_removed_while_a_download_streams(tmp_path, remover):
     media is removed meanwhile (an open file keeps streaming after its name is gone); requests
     after the removal get a clean 404; nothing is left in .trash; the server does not buffer the
     file in memory for the slow client."""
-    expiry = {"ISCC_WEB_STORAGE_EXPIRY": 3, "ISCC_WEB_CLEANUP_INTERVAL": 1} if remover == "expiry-cleanup" else {}
+    expiry = (
+        {"ISCC_WEB_STORAGE_EXPIRY": 3, "ISCC_WEB_CLEANUP_INTERVAL": 1}
+        if remover == "expiry-cleanup"
+        else {}
+    )
     s = serve(tmp_path / "s", env=expiry)  # no worker is needed: not warmed
     try:
         data = os.urandom(32 << 20)
@@ -227,8 +238,12 @@ def test_media_removed_while_a_download_streams(tmp_path, remover):
         assert s.call("GET", f"iscc/{media_id}").status_code == 404
         reader.join(60)
         assert progress["status"] == 200
-        assert progress["size"] == len(data) and progress["sha256"] == hashlib.sha256(data).hexdigest()
-        assert read_when_removed < len(data) and progress["finished"] > removed_at, "removed only after the download"
+        assert (
+            progress["size"] == len(data) and progress["sha256"] == hashlib.sha256(data).hexdigest()
+        )
+        assert read_when_removed < len(data) and progress["finished"] > removed_at, (
+            "removed only after the download"
+        )
         assert list((s.media / ".trash").iterdir()) == []
         assert s.alive()
         FIGURES[f"download_during_{remover}"] = {

@@ -26,7 +26,9 @@ import requests
 from tests.reliability.conftest import SCALE, record, scaled, serve, session
 from tests.server_ext.openapi_check import check
 
-schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed (pip install schemathesis)")
+schemathesis = pytest.importorskip(
+    "schemathesis", reason="schemathesis is not installed (pip install schemathesis)"
+)
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as hst
 from schemathesis import checks as st_checks
@@ -61,9 +63,25 @@ CHECKS = [
 # does not declare.
 
 NAMES = [
-    "test-image.jpg", "notes.txt", "report.pdf", "clip.mp4", "song.mp3", "data.bin", "book.epub",
-    "doc.docx", "Kätzchen 1.png", "名前.txt", ".hidden", "record.json", "a" * 200 + ".gif", "x",
-    "con.txt", "semi;colon.txt", 'quote"s.txt', "new\u2028line.txt", "emoji 😀.webp",
+    "test-image.jpg",
+    "notes.txt",
+    "report.pdf",
+    "clip.mp4",
+    "song.mp3",
+    "data.bin",
+    "book.epub",
+    "doc.docx",
+    "Kätzchen 1.png",
+    "名前.txt",
+    ".hidden",
+    "record.json",
+    "a" * 200 + ".gif",
+    "x",
+    "con.txt",
+    "semi;colon.txt",
+    'quote"s.txt',
+    "new\u2028line.txt",
+    "emoji 😀.webp",
 ]
 
 
@@ -73,7 +91,11 @@ def _b64(name: str) -> str:
 
 filenames = hst.one_of(
     hst.sampled_from(NAMES),
-    hst.builds(lambda s, ext: s + ext, hst.text(min_size=1, max_size=30), hst.sampled_from([".txt", ".jpg", ".pdf", ".mp4", ""])),
+    hst.builds(
+        lambda s, ext: s + ext,
+        hst.text(min_size=1, max_size=30),
+        hst.sampled_from([".txt", ".jpg", ".pdf", ".mp4", ""]),
+    ),
 )
 
 
@@ -113,10 +135,14 @@ def _strategies(op, ids: dict, mode):
     plain = op.as_strategy(mode)
     if "{media_id}" in op.path:
         pool = ids["victims"] if op.method.upper() == "DELETE" else ids["jpeg"] + ids["iscc"]
-        aimed = hst.sampled_from(pool).flatmap(lambda m: op.as_strategy(mode, path_parameters={"media_id": m}))
+        aimed = hst.sampled_from(pool).flatmap(
+            lambda m: op.as_strategy(mode, path_parameters={"media_id": m})
+        )
         return hst.one_of(plain, aimed, aimed)  # two in three at media that exist
     if op.path in ("/iscc", "/media", "/search") and op.method.upper() == "POST":
-        named = filenames.flatmap(lambda n: op.as_strategy(mode, headers={"X-Upload-Filename": _b64(n)}))
+        named = filenames.flatmap(
+            lambda n: op.as_strategy(mode, headers={"X-Upload-Filename": _b64(n)})
+        )
         return hst.one_of(plain, named)
     return plain
 
@@ -126,7 +152,10 @@ def _fuzz(strategy, examples: int, callback) -> None:
     recorded by the callback, none is raised)."""
 
     @settings(
-        max_examples=examples, deadline=None, database=None, phases=[Phase.generate],
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
     @given(case=strategy)
@@ -183,7 +212,16 @@ def test_schema_fuzz_every_operation(fuzz_server):
         path_servers = schema.raw_schema["paths"][op.path].get("servers")
         base_url = server.base + path_servers[0]["url"] if path_servers else server.api
 
-        def run(case, phase, mode_name, op=op, documented=documented, counts=counts, statuses=statuses, base_url=base_url):
+        def run(
+            case,
+            phase,
+            mode_name,
+            op=op,
+            documented=documented,
+            counts=counts,
+            statuses=statuses,
+            base_url=base_url,
+        ):
             try:
                 response = case.call(base_url=base_url, session=client[0], timeout=120)
             except requests.ConnectionError:
@@ -198,7 +236,10 @@ def test_schema_fuzz_every_operation(fuzz_server):
             if response.status_code >= 500:
                 problems.append(f"5xx: {response.status_code}")
             if case.method not in documented:  # coverage: undeclared methods
-                if not (response.status_code == 405 or (case.method == "OPTIONS" and response.status_code < 300)):
+                if not (
+                    response.status_code == 405
+                    or (case.method == "OPTIONS" and response.status_code < 300)
+                ):
                     problems.append(f"undeclared method {case.method}: {response.status_code}")
             else:
                 deviation = _known_deviation(case, response)
@@ -207,7 +248,9 @@ def test_schema_fuzz_every_operation(fuzz_server):
                     return
                 try:
                     content_type = (response.headers.get("content-type") or [None])[0]
-                    check(case.method, op.path, response.status_code, content_type, response.content)
+                    check(
+                        case.method, op.path, response.status_code, content_type, response.content
+                    )
                 except AssertionError as e:
                     problems.append(f"openapi_check: {str(e)[:300]}")
                 try:
@@ -217,23 +260,38 @@ def test_schema_fuzz_every_operation(fuzz_server):
                         raise
                     problems.extend(_failure_keys(e))
             for p in problems:
-                failures[op.label].append({
-                    "problem": p, "status": response.status_code, "phase": phase, "mode": mode_name,
-                    "curl": case.as_curl_command(base_url=base_url)[:600], "body": response.text[:300],
-                })
+                failures[op.label].append(
+                    {
+                        "problem": p,
+                        "status": response.status_code,
+                        "phase": phase,
+                        "mode": mode_name,
+                        "curl": case.as_curl_command(base_url=base_url)[:600],
+                        "body": response.text[:300],
+                    }
+                )
 
         # 1. Coverage phase: deterministic boundary and malformed cases, both modes.
         config = schema.config.generation_for(operation=op)
         for case in schema.iter_coverage_cases(
-            op, generation_modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], generation_config=config
+            op,
+            generation_modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+            generation_config=config,
         ):
             set_on_case(case, AuthContext(operation=op, app=None), schema.auth)
             mode = case.meta.generation.mode.value if case.meta else "coverage"
             run(case, "coverage", mode)
 
         # 2. Fuzzing phase: Hypothesis-generated cases, positive then negative.
-        for mode, n in ((GenerationMode.POSITIVE, POSITIVE_CASES), (GenerationMode.NEGATIVE, NEGATIVE_CASES)):
-            _fuzz(_strategies(op, ids, mode), scaled(n), functools.partial(run, phase="fuzzing", mode_name=mode.value))
+        for mode, n in (
+            (GenerationMode.POSITIVE, POSITIVE_CASES),
+            (GenerationMode.NEGATIVE, NEGATIVE_CASES),
+        ):
+            _fuzz(
+                _strategies(op, ids, mode),
+                scaled(n),
+                functools.partial(run, phase="fuzzing", mode_name=mode.value),
+            )
 
         generated = sum(v for k, v in counts.items())
         report[op.label] = {
@@ -246,16 +304,23 @@ def test_schema_fuzz_every_operation(fuzz_server):
 
     assert server.alive()
     assert server.proc.poll() is None
-    record("fuzz", {
-        "operations": report,
-        "total_cases": sum(r["cases"] for r in report.values()),
-        "seconds": round(time.monotonic() - t_all, 1),
-        "known_deviations": dict(deviations),
-        "connections_dropped_after_a_refusal": dict(resets),
-        "failures": dict(failures),
-        "settings": {"ISCC_WEB_MAX_UPLOAD_SIZE": UPLOAD_LIMIT, "positive_per_op": scaled(POSITIVE_CASES),
-                     "negative_per_op": scaled(NEGATIVE_CASES), "scale": SCALE},
-    })
+    record(
+        "fuzz",
+        {
+            "operations": report,
+            "total_cases": sum(r["cases"] for r in report.values()),
+            "seconds": round(time.monotonic() - t_all, 1),
+            "known_deviations": dict(deviations),
+            "connections_dropped_after_a_refusal": dict(resets),
+            "failures": dict(failures),
+            "settings": {
+                "ISCC_WEB_MAX_UPLOAD_SIZE": UPLOAD_LIMIT,
+                "positive_per_op": scaled(POSITIVE_CASES),
+                "negative_per_op": scaled(NEGATIVE_CASES),
+                "scale": SCALE,
+            },
+        },
+    )
     for label, r in report.items():
         assert r["cases"] >= scaled(MIN_CASES), f"{label}: only {r['cases']} cases"
     summary = {label: Counter(f["problem"] for f in fs) for label, fs in failures.items() if fs}
@@ -265,19 +330,25 @@ def test_schema_fuzz_every_operation(fuzz_server):
 # -- what the fuzz found, shown one by one ------------------------------------------------------
 
 
-@pytest.mark.parametrize("method, path", [("PUT", "iscc"), ("PATCH", "media/0000000000000"), ("POST", "explain/ISCC:AAAA")])
+@pytest.mark.parametrize(
+    "method, path",
+    [("PUT", "iscc"), ("PATCH", "media/0000000000000"), ("POST", "explain/ISCC:AAAA")],
+)
 def test_405_has_an_allow_header(fuzz_server, method, path):
     r = fuzz_server.call(method, path, data=b"x")
     assert r.status_code == 405 and r.headers["Content-Type"].startswith("text/plain")
     assert "Allow" in r.headers, dict(r.headers)
 
 
-@pytest.mark.parametrize("method, template, path", [
-    ("GET", "/media/{media_id}", "media/0000000000000"),
-    ("DELETE", "/media/{media_id}", "media/0000000000000"),
-    ("GET", "/iscc/{media_id}", "iscc/0000000000000"),
-    ("GET", "/metadata/{media_id}", "metadata/0000000000000"),
-])
+@pytest.mark.parametrize(
+    "method, template, path",
+    [
+        ("GET", "/media/{media_id}", "media/0000000000000"),
+        ("DELETE", "/media/{media_id}", "media/0000000000000"),
+        ("GET", "/iscc/{media_id}", "iscc/0000000000000"),
+        ("GET", "/metadata/{media_id}", "metadata/0000000000000"),
+    ],
+)
 def test_form_content_type_on_get_and_delete_conforms(fuzz_server, method, template, path):
     r = fuzz_server.call(method, path, headers={"Content-Type": "multipart/form-data"})
     assert r.status_code < 500

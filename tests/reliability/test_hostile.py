@@ -48,7 +48,11 @@ FIGURES: dict = {}
 def server(tmp_path_factory):
     s = serve(
         tmp_path_factory.mktemp("hostile"),
-        env={"ISCC_WEB_MAX_UPLOAD_SIZE": LIMIT, "ISCC_WEB_CLEANUP_INTERVAL": 0, "ISCC_SDK_IMAGE_MAX_PIXELS": MAX_PIXELS},
+        env={
+            "ISCC_WEB_MAX_UPLOAD_SIZE": LIMIT,
+            "ISCC_WEB_CLEANUP_INTERVAL": 0,
+            "ISCC_SDK_IMAGE_MAX_PIXELS": MAX_PIXELS,
+        },
     )
     try:
         s.warm()
@@ -78,7 +82,9 @@ def contained(server, settle: float = 5.0) -> None:
     deadline = time.monotonic() + settle
     while True:
         outside = tree(server.root, skip=(server.media,)) - server.snapshot
-        leftovers = list((server.media / ".incoming").iterdir()) + list((server.media / ".trash").iterdir())
+        leftovers = list((server.media / ".incoming").iterdir()) + list(
+            (server.media / ".trash").iterdir()
+        )
         if not outside and not leftovers or time.monotonic() > deadline:
             break
         time.sleep(0.1)
@@ -88,7 +94,11 @@ def contained(server, settle: float = 5.0) -> None:
         rec = json.loads((server.media / media_id / "record.json").read_text())
         names = {p.name for p in (server.media / media_id).iterdir()}
         assert names <= {"record.json", "iscc.json", "metadata.json", rec["disk_name"]}, names
-        assert "/" not in rec["disk_name"] and rec["disk_name"] not in ("record.json", "iscc.json", "metadata.json")
+        assert "/" not in rec["disk_name"] and rec["disk_name"] not in (
+            "record.json",
+            "iscc.json",
+            "metadata.json",
+        )
     assert os.stat("/etc/passwd") == server.etc_passwd
     assert server.alive()
     assert server.proc.poll() is None
@@ -106,7 +116,11 @@ REFUSED_NAMES = [
     ("empty-header", "", "empty"),
     ("blank-name", b64("   "), "empty"),
     ("not-base64", "not base64!", "not valid base64"),
-    ("urlsafe-base64", b64(b"\xfb\xff\xbf").replace("+", "-").replace("/", "_"), "not valid base64"),
+    (
+        "urlsafe-base64",
+        b64(b"\xfb\xff\xbf").replace("+", "-").replace("/", "_"),
+        "not valid base64",
+    ),
     ("space-inside-base64", "dGVz dC50eHQ=", "not valid base64"),
     ("not-utf8", b64(b"\xff\xfe\xfd.txt"), "UTF-8"),
     ("overlong-utf8-slash", b64(b"..\xc0\xafetc\xc0\xafpasswd"), "UTF-8"),
@@ -128,7 +142,9 @@ REFUSED_NAMES = [
 
 
 @pytest.mark.parametrize("route", ["iscc", "media"])
-@pytest.mark.parametrize("case_id, header, message", REFUSED_NAMES, ids=[c[0] for c in REFUSED_NAMES])
+@pytest.mark.parametrize(
+    "case_id, header, message", REFUSED_NAMES, ids=[c[0] for c in REFUSED_NAMES]
+)
 def test_hostile_filename_is_refused(server, route, case_id, header, message):
     if header == "ABSOLUTE":
         header = b64(str(server.root / "escaped.txt"))
@@ -165,7 +181,10 @@ def test_odd_but_plain_filename_is_stored_safely(server, case_id, name):
     media_id = r.json()["media_id"]
     assert r.json()["filename"] == name
     rec = json.loads((server.media / media_id / "record.json").read_text())
-    assert rec["filename"] == name and (server.media / media_id / rec["disk_name"]).read_bytes() == b"odd but plain"
+    assert (
+        rec["filename"] == name
+        and (server.media / media_id / rec["disk_name"]).read_bytes() == b"odd but plain"
+    )
     d = server.call("GET", f"media/{media_id}")
     assert d.status_code == 200 and d.content == b"odd but plain"
     disposition = d.headers["Content-Disposition"]
@@ -190,7 +209,7 @@ def head(server, route="media", name="body.bin", extra="") -> bytes:
 def test_no_length_and_not_chunked_is_400(server):
     before = media_ids(server.media)
     out = exchange(server.port, head(server, extra="Connection: close\r\n") + b"\r\n")
-    (status, headers, body), = out["responses"]
+    ((status, headers, body),) = out["responses"]
     assert status == 400 and b"empty" in body and headers["content-type"].startswith("text/plain")
     assert media_ids(server.media) == before
     contained(server)
@@ -202,13 +221,20 @@ def test_length_says_more_then_client_closes(server, route):
     as in tests/server_ext/test_faults.py): nothing is stored, nothing is left in .incoming."""
     before = media_ids(server.media)
     out = exchange(
-        server.port, head(server, route, extra=f"Content-Length: {1 << 20}\r\n\r\n") + b"x" * 100_000,
-        half_close=True, timeout=10,
+        server.port,
+        head(server, route, extra=f"Content-Length: {1 << 20}\r\n\r\n") + b"x" * 100_000,
+        half_close=True,
+        timeout=10,
     )
     assert all(status < 500 for status, _, _ in out["responses"])
     assert media_ids(server.media) == before
     contained(server)
-    note("bodies", f"length-says-more:{route}", responses=[s for s, _, _ in out["responses"]], closed=out["closed"])
+    note(
+        "bodies",
+        f"length-says-more:{route}",
+        responses=[s for s, _, _ in out["responses"]],
+        closed=out["closed"],
+    )
 
 
 def test_length_says_less_stores_what_it_announced_and_the_rest_is_no_request(server):
@@ -220,25 +246,37 @@ def test_length_says_less_stores_what_it_announced_and_the_rest_is_no_request(se
         f"POST /api/v1/media HTTP/1.1\r\nHost: localhost\r\nX-Upload-Filename: {b64('smuggled.txt')}\r\n"
         "Content-Length: 8\r\nConnection: close\r\n\r\nsmuggled"
     ).encode()
-    out = exchange(server.port, head(server, extra="Content-Length: 10\r\n\r\n") + b"0123456789" + smuggled)
+    out = exchange(
+        server.port, head(server, extra="Content-Length: 10\r\n\r\n") + b"0123456789" + smuggled
+    )
     statuses = [s for s, _, _ in out["responses"]]
     assert statuses == [201, 403], out["raw"][:600]
     media_id = json.loads(out["responses"][0][2])["media_id"]
     assert set(media_ids(server.media)) - before == {media_id}
     assert server.call("GET", f"media/{media_id}").content == b"0123456789"
     # Garbage after the announced body: never a 5xx, the connection is closed.
-    out = exchange(server.port, head(server, extra="Content-Length: 10\r\n\r\n") + b"0123456789GARBAGE\r\n\r\n")
-    assert [s for s, _, _ in out["responses"]][:1] == [201] and all(s < 500 for s, _, _ in out["responses"])
+    out = exchange(
+        server.port, head(server, extra="Content-Length: 10\r\n\r\n") + b"0123456789GARBAGE\r\n\r\n"
+    )
+    assert [s for s, _, _ in out["responses"]][:1] == [201] and all(
+        s < 500 for s, _, _ in out["responses"]
+    )
     contained(server)
 
 
 def test_chunked_without_length_is_stored_exactly(server):
     data = os.urandom(300_000)
     chunks = b"".join(
-        f"{len(data[i:i + 7777]):x}\r\n".encode() + data[i:i + 7777] + b"\r\n" for i in range(0, len(data), 7777)
+        f"{len(data[i : i + 7777]):x}\r\n".encode() + data[i : i + 7777] + b"\r\n"
+        for i in range(0, len(data), 7777)
     )
-    out = exchange(server.port, head(server, extra="Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n") + chunks + b"0\r\n\r\n")
-    (status, _, body), = out["responses"]
+    out = exchange(
+        server.port,
+        head(server, extra="Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        + chunks
+        + b"0\r\n\r\n",
+    )
+    ((status, _, body),) = out["responses"]
     assert status == 201, body
     media_id = json.loads(body)["media_id"]
     assert server.call("GET", f"media/{media_id}").content == data
@@ -248,17 +286,31 @@ def test_chunked_without_length_is_stored_exactly(server):
 @pytest.mark.parametrize(
     "case_id, framing",
     [
-        ("length-and-chunked", b"Content-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+        (
+            "length-and-chunked",
+            b"Content-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        ),
         ("bad-chunk-size", b"Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"),
         ("two-lengths", b"Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"),
         ("negative-length", b"Content-Length: -5\r\n\r\nhello"),
-        ("chunk-over-limit-announced", f"Transfer-Encoding: chunked\r\n\r\n{LIMIT + 1:x}\r\n".encode() + b"x" * 1000),
-        ("header-block-over-64k", b"X-Junk: " + b"a" * 100_000 + b"\r\nContent-Length: 5\r\n\r\nhello"),
+        (
+            "chunk-over-limit-announced",
+            f"Transfer-Encoding: chunked\r\n\r\n{LIMIT + 1:x}\r\n".encode() + b"x" * 1000,
+        ),
+        (
+            "header-block-over-64k",
+            b"X-Junk: " + b"a" * 100_000 + b"\r\nContent-Length: 5\r\n\r\nhello",
+        ),
     ],
 )
 def test_malformed_framing_is_refused_and_stores_nothing(server, case_id, framing):
     before = media_ids(server.media)
-    out = exchange(server.port, head(server) + framing, half_close=case_id == "chunk-over-limit-announced", timeout=10)
+    out = exchange(
+        server.port,
+        head(server) + framing,
+        half_close=case_id == "chunk-over-limit-announced",
+        timeout=10,
+    )
     statuses = [s for s, _, _ in out["responses"]]
     assert all(400 <= s < 500 for s in statuses), out["raw"][:400]
     assert statuses or out["closed"]  # a 4xx, or the connection closed without an answer
@@ -272,7 +324,9 @@ def test_chunked_client_vanishes_mid_chunk(server):
 
     before = media_ids(server.media)
     sock = socket.create_connection(("127.0.0.1", server.port))
-    sock.sendall(head(server, extra="Transfer-Encoding: chunked\r\n\r\n") + b"10000\r\n" + b"y" * 30_000)
+    sock.sendall(
+        head(server, extra="Transfer-Encoding: chunked\r\n\r\n") + b"10000\r\n" + b"y" * 30_000
+    )
     time.sleep(0.5)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()  # RST
@@ -290,7 +344,12 @@ def png_of_size(width: int, height: int) -> bytes:
     idat = b"".join(z.compress(row) for _ in range(height)) + z.flush()
 
     def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
@@ -345,10 +404,11 @@ def nested_zip(depth: int) -> bytes:
 
 def billion_laughs_docx() -> bytes:
     entities = b"".join(
-        b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"lol") * 10) for i in range(1, 10)
+        b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"lol") * 10)
+        for i in range(1, 10)
     )
     doc = (
-        b'<?xml version="1.0"?><!DOCTYPE lolz [' + entities + b']><w:document '
+        b'<?xml version="1.0"?><!DOCTYPE lolz [' + entities + b"]><w:document "
         b'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r>'
         b"<w:t>&lol9;</w:t></w:r></w:p></w:body></w:document>"
     )
@@ -373,7 +433,13 @@ def hostile_media():
         ("random-bytes-epub", "book.epub", noise, {422}, "book.epub"),
         ("random-bytes-unknown-type", "data.xyz", noise, {201}, None),  # the contract's fallback
         ("png-400-megapixels", "bomb.png", png_of_size(20_000, 20_000), {422}, "exceeds limit"),
-        ("docx-zip-in-zip-30-deep", "nested.docx", docx([_DOC_HEAD, b"outer", _DOC_TAIL], [("word/embeddings/n.zip", nested_zip(30))]), {422}, "nested.docx"),
+        (
+            "docx-zip-in-zip-30-deep",
+            "nested.docx",
+            docx([_DOC_HEAD, b"outer", _DOC_TAIL], [("word/embeddings/n.zip", nested_zip(30))]),
+            {422},
+            "nested.docx",
+        ),
         ("epub-zip-in-zip-30-deep", "nested.epub", nested_zip(30), {422}, "nested.epub"),
         ("docx-billion-laughs", "laughs.docx", billion_laughs_docx(), {422}, "laughs.docx"),
         (f"docx-zip-bomb-{BOMB_MB}MiB", "bomb.docx", zip_bomb_docx(BOMB_MB), {422}, "bomb.docx"),
@@ -414,7 +480,9 @@ class WorkerMemory:
 MEDIA = hostile_media()
 
 
-@pytest.mark.parametrize("case_id, filename, data, expected, message", MEDIA, ids=[m[0] for m in MEDIA])
+@pytest.mark.parametrize(
+    "case_id, filename, data, expected, message", MEDIA, ids=[m[0] for m in MEDIA]
+)
 def test_hostile_media(server, case_id, filename, data, expected, message):
     before = media_ids(server.media)
     started = time.monotonic()
@@ -429,13 +497,21 @@ def test_hostile_media(server, case_id, filename, data, expected, message):
         assert media_ids(server.media) == before  # a failed ISCC leaves no media behind
     contained(server)
     note(
-        "media", case_id, upload_bytes=len(data), status=r.status_code, seconds=round(seconds, 2),
-        worker_rss_peak_mb=mem.peak >> 20, worker_rss_before_mb=mem.base >> 20, message=r.text[:160] if r.status_code != 201 else "",
+        "media",
+        case_id,
+        upload_bytes=len(data),
+        status=r.status_code,
+        seconds=round(seconds, 2),
+        worker_rss_peak_mb=mem.peak >> 20,
+        worker_rss_before_mb=mem.base >> 20,
+        message=r.text[:160] if r.status_code != 201 else "",
     )
 
 
 def test_image_over_max_pixels_is_refused(server):
-    r = server.upload(png_of_size(5000, 4000), "big.png", route="iscc", timeout=300)  # 20 MP > 16 MP
+    r = server.upload(
+        png_of_size(5000, 4000), "big.png", route="iscc", timeout=300
+    )  # 20 MP > 16 MP
     conforms("POST", "/iscc", r)
     contained(server)
     assert r.status_code == 422, r.status_code
@@ -479,7 +555,9 @@ EXPLAIN_SHAPES = [
 ]
 
 
-@pytest.mark.parametrize("case_id, shape, status, message", EXPLAIN_SHAPES, ids=[s[0] for s in EXPLAIN_SHAPES])
+@pytest.mark.parametrize(
+    "case_id, shape, status, message", EXPLAIN_SHAPES, ids=[s[0] for s in EXPLAIN_SHAPES]
+)
 def test_explain_malformed_code(server, case_id, shape, status, message):
     r = server.call("GET", f"explain/{shape}")
     assert r.status_code == status, (r.status_code, r.text[:200])
@@ -490,7 +568,10 @@ def test_explain_malformed_code(server, case_id, shape, status, message):
     else:
         assert r.json()["iscc"] == CODE
     if status == 400:  # the echo of the input is plain text, never HTML
-        assert r.headers["Content-Type"].startswith("text/plain") and r.headers.get("X-Content-Type-Options") == "nosniff"
+        assert (
+            r.headers["Content-Type"].startswith("text/plain")
+            and r.headers.get("X-Content-Type-Options") == "nosniff"
+        )
     assert server.alive()
 
 
@@ -511,7 +592,12 @@ SIMPRINT_BODIES = [
     ("trailing-garbage", b'{"text": "hello"} trailing', 400, "not valid JSON"),
     ("unknown-and-missing", b'{"txt": "hello"}', 400, "Unknown field"),
     ("text-over-limit", b'{"text": "' + b"a" * (LIMIT + 1) + b'"}', 400, "larger than the limit"),
-    ("body-over-limit", b'{"text": "a"}' + b" " * (LIMIT + (1 << 16)), 400, "larger than the limit"),
+    (
+        "body-over-limit",
+        b'{"text": "a"}' + b" " * (LIMIT + (1 << 16)),
+        400,
+        "larger than the limit",
+    ),
     # accepted: json detects a UTF-8 BOM and UTF-16/32 by itself
     ("bom", b'\xef\xbb\xbf{"text": "hello"}', 200, None),
     ("utf16", '{"text": "hello utf-16"}'.encode("utf-16"), 200, None),
@@ -519,17 +605,24 @@ SIMPRINT_BODIES = [
 ]
 
 
-@pytest.mark.parametrize("case_id, body, status, message", SIMPRINT_BODIES, ids=[b[0] for b in SIMPRINT_BODIES])
+@pytest.mark.parametrize(
+    "case_id, body, status, message", SIMPRINT_BODIES, ids=[b[0] for b in SIMPRINT_BODIES]
+)
 def test_simprint_hostile_json(server, case_id, body, status, message):
     r = server.call("POST", "simprint", data=body, headers={"Content-Type": "application/json"})
     conforms("POST", "/simprint", r)
-    assert r.status_code == status and (message is None or message in r.text), (r.status_code, r.text[:200])
+    assert r.status_code == status and (message is None or message in r.text), (
+        r.status_code,
+        r.text[:200],
+    )
     contained(server)
 
 
 @pytest.fixture(scope="module")
 def jpeg_id(server):
-    r = server.upload((iscc_samples.IMAGE / "demo.jpg").read_bytes(), "cat.jpg", content_type="image/jpeg")
+    r = server.upload(
+        (iscc_samples.IMAGE / "demo.jpg").read_bytes(), "cat.jpg", content_type="image/jpeg"
+    )
     return r.json()["media_id"]
 
 
@@ -547,15 +640,24 @@ METADATA_BODIES = [
     ("license-not-uri", b'{"license": "all rights"}', 400, "license"),
     ("unknown-field", b'{"name": "x", "owner": "me"}', 400, "owner"),
     ("nested-object", b'{"name": {"$gt": ""}}', 400, "name"),
-    ("body-over-1mib", json.dumps({"name": "x", "description": "d" * (1 << 20)}).encode(), 400, "larger than"),
+    (
+        "body-over-1mib",
+        json.dumps({"name": "x", "description": "d" * (1 << 20)}).encode(),
+        400,
+        "larger than",
+    ),
     ("top-level-string", b'"name"', 400, "JSON object"),
 ]
 
 
-@pytest.mark.parametrize("case_id, body, status, message", METADATA_BODIES, ids=[b[0] for b in METADATA_BODIES])
+@pytest.mark.parametrize(
+    "case_id, body, status, message", METADATA_BODIES, ids=[b[0] for b in METADATA_BODIES]
+)
 def test_metadata_hostile_json(server, jpeg_id, case_id, body, status, message):
     before = media_ids(server.media)
-    r = server.call("POST", f"metadata/{jpeg_id}", data=body, headers={"Content-Type": "application/json"})
+    r = server.call(
+        "POST", f"metadata/{jpeg_id}", data=body, headers={"Content-Type": "application/json"}
+    )
     conforms("POST", "/metadata/{media_id}", r)
     assert r.status_code == status and message in r.text, (r.status_code, r.text[:200])
     assert media_ids(server.media) == before
@@ -573,11 +675,21 @@ def test_metadata_invalid_data_url_is_refused_without_a_copy(server, jpeg_id):
     assert media_ids(server.media) == before
     # The embedding leaves an empty temporary folder in the worker's temp dir (a known leak,
     # shown by test_load.py::test_no_temporary_files_are_left_by_any_job): set it aside here.
-    leaked = [p for p in server.tmp.iterdir() if p.name.startswith("tmp") and p.is_dir() and not any(p.iterdir())]
+    leaked = [
+        p
+        for p in server.tmp.iterdir()
+        if p.name.startswith("tmp") and p.is_dir() and not any(p.iterdir())
+    ]
     for p in leaked:
         p.rmdir()
     contained(server)
-    note("json", "metadata-invalid-data-url", status=r.status_code, message=r.text.strip()[:160], leaked_temp_folders=len(leaked))
+    note(
+        "json",
+        "metadata-invalid-data-url",
+        status=r.status_code,
+        message=r.text.strip()[:160],
+        leaked_temp_folders=len(leaked),
+    )
 
 
 def test_metadata_invalid_data_url_is_400(server, jpeg_id):
@@ -613,8 +725,16 @@ def test_server_survived_everything(server):
     """After all of the above: the log has no traceback other than the known 500s, and the
     contract's example still works."""
     assert server.alive()
-    r = server.upload((iscc_samples.IMAGE / "demo.bmp").read_bytes(), "test-image.jpg", route="iscc", content_type="image/jpeg")
-    assert r.status_code == 201 and r.json()["iscc"] == "ISCC:KECXNDSZVTTX2LDQYNBTBHR4T2HGOYBAGBNWZ767PKO3JQGZ42GFEAY"
+    r = server.upload(
+        (iscc_samples.IMAGE / "demo.bmp").read_bytes(),
+        "test-image.jpg",
+        route="iscc",
+        content_type="image/jpeg",
+    )
+    assert (
+        r.status_code == 201
+        and r.json()["iscc"] == "ISCC:KECXNDSZVTTX2LDQYNBTBHR4T2HGOYBAGBNWZ767PKO3JQGZ42GFEAY"
+    )
     contained(server)
     log = server.log_text()
     FIGURES["server_log"] = {

@@ -115,12 +115,20 @@ class Client:
     def iscc(self):
         i = self.rng.randrange(len(ISCC_INPUTS))
         name, path, content_type = ISCC_INPUTS[i]
-        r = self.server.upload(path.read_bytes(), name, route="iscc", s=self.s, content_type=content_type)
-        ok = r.status_code == 201 and {k: v for k, v in r.json().items() if k not in VOLATILE} == self.ref["iscc"][i]
+        r = self.server.upload(
+            path.read_bytes(), name, route="iscc", s=self.s, content_type=content_type
+        )
+        ok = (
+            r.status_code == 201
+            and {k: v for k, v in r.json().items() if k not in VOLATILE} == self.ref["iscc"][i]
+        )
         self._expect(ok, f"iscc {name}", r)
         if r.status_code == 201:
             media_id = r.json()["media_id"]
-            self.uploads[media_id] = (hashlib.sha256(path.read_bytes()).hexdigest(), path.read_bytes())
+            self.uploads[media_id] = (
+                hashlib.sha256(path.read_bytes()).hexdigest(),
+                path.read_bytes(),
+            )
 
     def explain(self):
         r = self.server.call("GET", EXPLAIN_PATH, s=self.s)
@@ -187,7 +195,11 @@ def test_mixed_load_from_16_clients(server):
     # Nothing lost: every media uploaded in the load downloads identically afterwards.
     uploaded = {m: v for c in clients for m, v in c.uploads.items()}
     s = session()
-    lost = [m for m, (sha, _) in uploaded.items() if hashlib.sha256(server.call("GET", f"media/{m}", s=s).content).hexdigest() != sha]
+    lost = [
+        m
+        for m, (sha, _) in uploaded.items()
+        if hashlib.sha256(server.call("GET", f"media/{m}", s=s).content).hexdigest() != sha
+    ]
     s.close()
     incoming = list((server.media / ".incoming").iterdir())
     temp = sorted(p.name for p in server.tmp.iterdir())
@@ -218,7 +230,11 @@ def test_mixed_load_from_16_clients(server):
         "media_lost_or_changed": len(lost),
         "incoming_left": len(incoming),
         "temp_dir_entries_left": temp,
-        "server_fds": {"before": len(before["fds"]), "after": len(after["fds"]), "extra": extra_fds},
+        "server_fds": {
+            "before": len(before["fds"]),
+            "after": len(after["fds"]),
+            "extra": extra_fds,
+        },
         "server_threads": {"before": before["threads"], "after": after["threads"]},
         "server_rss_mib": {
             "before": round(before["rss"] / 2**20, 1),
@@ -232,7 +248,9 @@ def test_mixed_load_from_16_clients(server):
         "latency": latency,
     }
     _delete_all(server, clients)
-    figures["media_left_after_deleting_all"] = len([p for p in server.media.iterdir() if not p.name.startswith(".")])
+    figures["media_left_after_deleting_all"] = len(
+        [p for p in server.media.iterdir() if not p.name.startswith(".")]
+    )
     record("load", figures)
 
     assert done == n
@@ -242,7 +260,9 @@ def test_mixed_load_from_16_clients(server):
     assert temp == [], temp
     assert len(after["fds"]) <= len(before["fds"]), extra_fds
     # Memory back near its baseline: CPython keeps some freed memory; allow 10% or 16 MiB.
-    assert rss_settled <= before["rss"] + max(16 << 20, before["rss"] // 10), figures["server_rss_mib"]
+    assert rss_settled <= before["rss"] + max(16 << 20, before["rss"] // 10), figures[
+        "server_rss_mib"
+    ]
     assert figures["media_left_after_deleting_all"] == 0
     assert seconds < 300 * max(1, SCALE)
     assert server.alive()
@@ -267,6 +287,11 @@ def test_no_temporary_files_are_left_by_any_job(server):
     media_id = server.upload(jpeg, "cat.jpg", content_type="image/jpeg").json()["media_id"]
     before = sorted(p.name for p in server.tmp.iterdir())
     assert server.call("POST", f"metadata/{media_id}", json={"name": "A cat"}).status_code == 201
-    assert server.upload((iscc_samples.VIDEO / "demo.mp4").read_bytes(), "clip.mp4", route="iscc").status_code == 201
+    assert (
+        server.upload(
+            (iscc_samples.VIDEO / "demo.mp4").read_bytes(), "clip.mp4", route="iscc"
+        ).status_code
+        == 201
+    )
     after = sorted(p.name for p in server.tmp.iterdir())
     assert after == before, f"left behind: {sorted(set(after) - set(before))}"

@@ -64,9 +64,14 @@ def test_install_puts_a_matching_file_where_it_is_found(
     monkeypatch.setattr(utils, "MODEL_CHECKSUM", semantic.blake3_file(source))
     env = semantic.KINDS[kind].env
     monkeypatch.setenv(env, str(tmp_path / "models"))
-    monkeypatch.setenv("ISCC_SCT_MODEL_DIR" if kind == "image" else "ISCC_SCI_MODEL_DIR",
-                       str(semantic_model_files.image.parent if kind == "text"
-                           else semantic_model_files.text.parent))
+    monkeypatch.setenv(
+        "ISCC_SCT_MODEL_DIR" if kind == "image" else "ISCC_SCI_MODEL_DIR",
+        str(
+            semantic_model_files.image.parent
+            if kind == "text"
+            else semantic_model_files.text.parent
+        ),
+    )
     brought = tmp_path / "downloads" / "model.onnx"  # any name: it lands under the package's
     brought.parent.mkdir()
     brought.write_bytes(source.read_bytes())
@@ -80,8 +85,10 @@ def test_install_puts_a_matching_file_where_it_is_found(
     assert semantic.model_available(kind)
     # found there: the semantic unit from the installed model
     data = (SHORT * 5).encode()
-    result = create_iscc(data, "a.txt", semantic=True) if kind == "text" else create_iscc(
-        __import__("iscc_samples").IMAGE / "demo.jpg", semantic=True
+    result = (
+        create_iscc(data, "a.txt", semantic=True)
+        if kind == "text"
+        else create_iscc(__import__("iscc_samples").IMAGE / "demo.jpg", semantic=True)
     )
     assert semantic_unit(result)
     # installing again replaces it in place
@@ -90,8 +97,13 @@ def test_install_puts_a_matching_file_where_it_is_found(
 
 
 def run_check(*args, env=None):
-    return subprocess.run([*CHECK, *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [*CHECK, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_check_lists_versions_tools_and_models(semantic_model):
@@ -116,8 +128,12 @@ def test_check_lists_versions_tools_and_models(semantic_model):
 
 
 def test_check_says_how_to_fix_what_is_missing(no_semantic_model, tmp_path):
-    proc = run_check(env={"ISCC_LAB_FFMPEG": str(tmp_path / "no-ffmpeg"),
-                          "PATH": os.path.dirname(sys.executable)})
+    proc = run_check(
+        env={
+            "ISCC_LAB_FFMPEG": str(tmp_path / "no-ffmpeg"),
+            "PATH": os.path.dirname(sys.executable),
+        }
+    )
     assert proc.returncode == 1  # a tool is required
     out = proc.stdout
     assert "ffmpeg   MISSING" in out and "fix: ffmpeg is not installed" in out

@@ -51,7 +51,10 @@ socket.create_connection = refuse
 def run_guarded(body: str, env: dict) -> dict:
     code = GUARD + body + "\nprint(json.dumps({'tried': tried, 'out': out}))\n"
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=180,
         env={**os.environ, **env},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -36,7 +36,12 @@ def project_copy(tmp_path: Path) -> Path:
 
 
 def run_setup(copy: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, VENV=str(copy / ".venv"), BOOT=str(BOOT), PYTHON=getattr(sys, "_base_executable", sys.executable))
+    env = dict(
+        os.environ,
+        VENV=str(copy / ".venv"),
+        BOOT=str(BOOT),
+        PYTHON=getattr(sys, "_base_executable", sys.executable),
+    )
     return subprocess.run(
         ["bash", "scripts/venv.sh"], cwd=copy, env=env, capture_output=True, text=True, timeout=120
     )
