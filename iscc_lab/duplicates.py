@@ -11,9 +11,9 @@ Data- and Content-Codes are compared as `near_duplicates` compares them: over th
 length of the two units, at most `bits` (default 64). The pairs come from the exact kernels of
 `iscc_lab.hamming`; a threshold of 0 is a sort, not a join.
 
-Group ids are stable: groups are numbered 0, 1, ... in the order of the smallest path in each
-group (rows without a path after those with one, by position), so the same files give the same
-ids whatever order the rows come in. A file alone at a level has <NA> there.
+Group ids are stable: groups are numbered 0, 1, ... in the order of the first file of each
+group by (file name, path) (rows without a path after those with one, by position), so the same
+files give the same ids whatever order the rows come in and wherever the archive is mounted. A file alone at a level has <NA> there.
 
 The result is an `Inventory` (a DataFrame) with `.summary()` (per level: groups, files, and the
 bytes that keeping one file per group would free; exact for the instance level, candidates to
@@ -116,13 +116,17 @@ def _roots(units: hamming.Units, threshold: int, bits: int | None) -> np.ndarray
 
 
 def _path_rank(paths: pd.Series) -> np.ndarray:
-    """Each row's position in the order of (path, row), rows without a path last."""
+    """Each row's position in the order of (file name, path, row), rows without a path last.
+
+    The file name comes first so that the order, and so the group ids, stay the same when the
+    archive is read from another place (another mount point or folder)."""
     n = len(paths)
     missing = paths.isna().to_numpy()
     rank = np.empty(n, dtype=np.int64)
     known = np.flatnonzero(~missing)
     values = pd.Series(paths.to_numpy()[known], dtype=string_dtype())  # arrow: a C++ sort
-    order = known[values.argsort(kind="stable").to_numpy()]
+    names = values.str.replace("\\", "/", regex=False).str.rsplit("/", n=1).str[-1]
+    order = known[(names + "\x00" + values).argsort(kind="stable").to_numpy()]
     rank[order] = np.arange(len(order))
     rank[missing] = np.arange(len(order), n)
     return rank

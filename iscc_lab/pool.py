@@ -60,6 +60,7 @@ __all__ = [
 EXIT_MEMORY = 83  # a worker's exit status when its watchdog stopped it over the memory limit
 EXIT_TIMEOUT = 84  # ... over the time limit
 MAX_TASKS = 100  # jobs per worker before it is replaced
+PASSED_PREFIX = "ISCC_"  # environment a job takes from its parent as the parent has it then
 SAMPLE = 0.02  # seconds between the watchdog's looks at a running job
 LIST_WORKERS = 0.2  # seconds between looks for new workers (their registrations)
 LIST_TOOLS = 1.0  # seconds between listings of a worker's child processes (a scan of /proc)
@@ -217,13 +218,24 @@ def _reset_peak() -> None:
         pass
 
 
-def _run_job(fn, args, kwargs, folder: str, timeout: float, memory: int):
-    """Run one job in the worker, with its temporary folder and its limits.
+def _take_environment(env: dict[str, str]) -> None:
+    """Make this worker's ISCC_* environment the one its parent had when it sent the job (the
+    model folders of iscc-sct and iscc-sci are read from it when the work runs), so that a warm
+    worker started before the parent set ISCC_SCT_MODEL_DIR still sees it."""
+    for key in [k for k in os.environ if k.startswith(PASSED_PREFIX) and k not in env]:
+        del os.environ[key]
+    os.environ.update(env)
+
+
+def _run_job(fn, args, kwargs, folder: str, timeout: float, memory: int, env: dict[str, str]):
+    """Run one job in the worker, with its temporary folder, its limits and its parent's
+    ISCC_* environment.
 
     A job that runs out of memory under the limit (MemoryError, or any failure after its peak
     came within 5 % of the limit: C libraries report a refused allocation in their own ways)
     ends the worker with EXIT_MEMORY, as the watchdog does: the parent names the limit."""
     global _job
+    _take_environment(env)
     saved = tempfile.tempdir
     tempfile.tempdir = folder
     _reset_peak()
@@ -381,7 +393,8 @@ class Pool:
         memory = self.job_memory if memory is _UNSET or memory is None else int(memory)
         folder = tempfile.mkdtemp(prefix="iscc-lab-job-")
         outer: Future = Future()
-        job = (fn, args, kwargs, folder, timeout, memory)
+        env = {k: v for k, v in os.environ.items() if k.startswith(PASSED_PREFIX)}
+        job = (fn, args, kwargs, folder, timeout, memory, env)
         backstop = timeout + BACKSTOP if timeout else None
         for attempt in (1, 2):
             pool = self._pool()

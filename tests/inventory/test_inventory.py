@@ -123,10 +123,11 @@ def test_content_groups_are_near_duplicates_groups(frame, inv):
     assert groups_of(inv, "content") == nd_groups
 
 
-def test_ids_are_stable_and_numbered_by_smallest_path(frame, inv):
+def test_ids_are_stable_and_numbered_by_first_file_name_then_path(frame, inv):
+    keyed = inv.assign(key=inv["path"].map(lambda p: f"{p.rsplit('/', 1)[-1]}\x00{p}"))
     for level in LEVELS:
         col = f"{level}_group"
-        firsts = inv.dropna(subset=[col]).groupby(col)["path"].min()
+        firsts = keyed.dropna(subset=[col]).groupby(col)["key"].min()
         assert firsts.index.tolist() == list(range(len(firsts)))
         assert firsts.is_monotonic_increasing and firsts.is_unique
     shuffled = frame.sample(frac=1, random_state=3)
