@@ -57,6 +57,19 @@ class C2paMixin:
             self.settings["iscc_lab_c2pa_repository"] = repo
         return repo
 
+    def content_type(self) -> str:
+        """The request's media type, without parameters, lower case ('' when none)."""
+        return self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+    def upload_suffix(self, content_type: str) -> str:
+        """The suffix of a streamed body's file: from X-Upload-Filename, else the media type."""
+        header = self.request.headers.get("X-Upload-Filename")
+        return _suffix(content_type, decode_filename(header) if header else None)
+
+    def open_sink(self):
+        """Streamed bodies go to a temporary file in the media folder (see `check_request`)."""
+        return TempSink(self.service.store.root / ".incoming", self.suffix, self.body_limit())
+
     async def provenance_job(self, name: str, *args, **kwargs):
         store = self.service.store
         call = partial(
@@ -233,15 +246,10 @@ class ByContentHandler(C2paMixin, StreamingBodyHandler):
         if alg is not None:
             check_alg(alg)
         self.limit = self.max_results()
-        content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        content_type = self.content_type()
         if content_type and not content_type.startswith(FINGERPRINTABLE):
             raise ApiError(415, f"Cannot fingerprint an asset of type {content_type[:80]}.")
-        header = self.request.headers.get("X-Upload-Filename")
-        filename = decode_filename(header) if header else None
-        self.suffix = _suffix(content_type, filename)
-
-    def open_sink(self):
-        return TempSink(self.service.store.root / ".incoming", self.suffix, self.body_limit())
+        self.suffix = self.upload_suffix(content_type)
 
     @api
     async def post(self):
@@ -261,8 +269,7 @@ class ManifestsHandler(C2paMixin, StreamingBodyHandler):
     with the `application/c2pa` bytes of its sidecar store. It must validate against the asset."""
 
     def sidecar(self) -> bool:
-        content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        return content_type == C2PA
+        return self.content_type() == C2PA
 
     def body_limit(self) -> int:
         return SIDE_CAR_LIMIT if self.sidecar() else self.service.settings.max_upload_size
@@ -277,13 +284,8 @@ class ManifestsHandler(C2paMixin, StreamingBodyHandler):
             return
         if self.media_id:
             raise BadRequest(f"With ?media_id=, send the manifest store as {C2PA}.")
-        content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        header = self.request.headers.get("X-Upload-Filename")
-        filename = decode_filename(header) if header else None
-        self.suffix = _suffix(content_type, filename)
-
-    def open_sink(self):
-        return TempSink(self.service.store.root / ".incoming", self.suffix, self.body_limit())
+        content_type = self.content_type()
+        self.suffix = self.upload_suffix(content_type)
 
     @api
     async def post(self):
