@@ -193,9 +193,16 @@ def _decode_fast(values, chars, rows, parts, layouts, slow) -> None:
     bad = (sym == 255).any(axis=1)
     slow.extend(rows[bad].tolist())
     rows, sym = rows[~bad], sym[~bad]
-    if nbytes < 2 or not len(rows):
-        slow.extend(rows.tolist())
+    if nbytes < 2 or not len(rows) or length != -(-nbytes * 8 // 5):
+        slow.extend(rows.tolist())  # too short, or a length no byte string encodes to
         return
+    stray = length * 5 - nbytes * 8  # bits of the last symbol past the last byte: must be 0
+    if stray:
+        odd = (sym[:, -1] & ((1 << stray) - 1)) != 0
+        slow.extend(rows[odd].tolist())  # not canonical: the slow path says what is wrong
+        rows, sym = rows[~odd], sym[~odd]
+        if not len(rows):
+            return
     raw = _base32_bytes(sym, nbytes)
     headers = raw[:, 0].astype(np.uint16) << 8 | raw[:, 1]
     distinct, inverse = np.unique(headers, return_inverse=True)

@@ -100,17 +100,7 @@ def test_compare_gives_the_same_message(code, words):
     assert str(info.value) == code_problem(code)
 
 
-NOT_CANONICAL = pytest.mark.xfail(
-    strict=True,
-    reason="near_duplicates' fast numpy decoder (hamming.py) ignores the stray trailing bits "
-    "of a non-canonical last character instead of refusing the code",
-)
-
-
-@pytest.mark.parametrize(
-    "code, words",
-    [pytest.param(*c, marks=NOT_CANONICAL) if "canonical" in c[1] else c for c in STRING_CODES],
-)
+@pytest.mark.parametrize("code, words", STRING_CODES)
 def test_near_duplicates_gives_the_same_message(code, words):
     with pytest.raises(BadRequest) as info:
         iscc_lab.near_duplicates(pd.DataFrame({"iscc": [EXPLAIN_CODE, code]}))
