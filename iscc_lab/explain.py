@@ -15,7 +15,11 @@ from iscc_core.constants import SUBTYPE_MAP
 
 from iscc_lab.errors import BadRequest
 
-__all__ = ["explain", "normalize", "decompose", "code_problem"]
+__all__ = ["UNIT_TYPES", "explain", "normalize", "decompose", "code_problem"]
+
+#: The unit types an ISCC is made of (iscc-core's main types up to INSTANCE, lower case), in
+#: the order of their columns everywhere (batch frames, collections, the media catalogue).
+UNIT_TYPES = ("meta", "semantic", "content", "data", "instance")
 
 _BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
 _MAINTYPES = ", ".join(m.name for m in ic.MT)

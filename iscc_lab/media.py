@@ -2,7 +2,7 @@
 in a worker process (the REST face's pool) as in a notebook."""
 
 from iscc_lab.generate import iscc_file, named_file, private_tempdir
-from iscc_lab.metadata import _extract, embed_file, merge_embedded, validate_metadata
+from iscc_lab.metadata import embed_file, merge_embedded, read_metadata, validate_metadata
 from iscc_lab.settings import Settings, get_settings
 from iscc_lab.store import MediaRecord, Store
 
@@ -35,7 +35,7 @@ def metadata_media(store: Store, media_id: str) -> dict:
         return cached
     record = store.get(media_id)
     with named_file(store.file(record), record.filename) as path:
-        found = _extract(path)
+        found = read_metadata(path)
     store.write_result(media_id, "metadata", found)
     return found
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from iscc_lab import hamming
 from iscc_lab.errors import BadRequest, NotFound
-from iscc_lab.explain import normalize
+from iscc_lab.explain import UNIT_TYPES, normalize
 from iscc_lab.store import MEDIA_ID_RE, MediaRecord, Store, Upload
 
 __all__ = [
@@ -52,7 +52,6 @@ __all__ = [
 #: `ordering` values of `MediaCatalogue.listing` (also with a leading `-`) and their columns.
 ORDERINGS = {"created": "created", "filename": "folded", "filesize": "filesize"}
 LOOKUP_FIELDS = ("sha256", "datahash", "iscc")
-UNIT_TYPES = ("meta", "semantic", "content", "data", "instance")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _DATAHASH = re.compile(r"^1e20[0-9a-f]{64}$")  # blake3 multihash, hex, as in ISCC results
 _WIDTH = 4  # 64-bit words per unit hash: ISCC units are at most 256 bits

@@ -38,6 +38,7 @@ __all__ = [
     "FIELDS",
     "MetadataIn",
     "extract_metadata",
+    "read_metadata",
     "embed_copy",
     "embed_file",
     "embed_metadata",
@@ -111,8 +112,9 @@ def validate_metadata(data) -> dict:
     return fields
 
 
-def _extract(path: Path) -> dict:
-    """The present fields; {} where the media type has no metadata or it cannot be read."""
+def read_metadata(path: Path) -> dict:
+    """The present fields of the file at `path` (named as its media type is named); {} where the
+    media type has no metadata or it cannot be read."""
     found = _read_all(path)
     return {k: found[k] for k in FIELDS if found.get(k) not in (None, "", [])}
 
@@ -347,7 +349,7 @@ def extract_metadata(source, filename: str | None = None) -> dict:
     """The metadata embedded in `source` (path, bytes or stream): only the present fields among
     name, description, meta, identifier, creator, license, acquire, credit, rights."""
     with named_file(source, filename) as path:
-        return _extract(path)
+        return read_metadata(path)
 
 
 def _embed(path: Path, fields: dict, out: Path) -> Path:

@@ -20,6 +20,7 @@ from pathlib import Path
 import iscc_core as ic
 
 from iscc_lab.errors import IsccLabError
+from iscc_lab.explain import UNIT_TYPES
 from iscc_lab.generate import create_iscc
 from iscc_lab.settings import Settings
 
@@ -39,8 +40,6 @@ __all__ = [
     "work",
 ]
 
-#: The unit types, in the order of their columns (iscc-core's main types, lower case).
-UNIT_TYPES = ("meta", "semantic", "content", "data", "instance")
 #: iscc-core's main types of units, by the name of their unit type.
 MAINTYPE_NAMES = {
     ic.MT.META: "meta",
