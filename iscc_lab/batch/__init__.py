@@ -79,7 +79,7 @@ def iter_rows(
     :param job_memory: bytes (or "1G") of memory a file may use, its tools included (default:
         ISCC_LAB_JOB_MEMORY; 0: no limit). A file over a limit gets an error row.
     :param soft_binding: add each file's ISCC soft binding (`soft_binding`, the base64 value of
-        `iscc_lab.soft_binding`); local pool only.
+        `iscc_lab.soft_binding`).
 
     Closing the generator (or an interrupt while it runs) cancels the pending files and ends
     the worker processes.
@@ -89,12 +89,11 @@ def iter_rows(
     paths = list(paths)
     settings = settings or get_settings()
     granular = bool(granular)
-    if client is not None and soft_binding:
-        raise BadRequest("soft_binding=True runs on the local pool only, not with client=.")
     if client is not None:
         rows = _dask().iter_rows(
-            client, paths, semantic=semantic, granular=granular, settings=settings
-        )
+            client, paths, semantic=semantic, granular=granular, settings=settings,
+            soft_binding=soft_binding,
+        )  # fmt: skip
         desc = "ISCC (dask)"
     else:
         workers = (os.cpu_count() or 1) if workers is None else int(workers)
@@ -152,7 +151,8 @@ def batch(
         (default: ISCC_LAB_JOB_MEMORY, 8 GiB; 0: none). A file over a limit gets an error row
         ("bomb.docx: stopped after using the job memory limit of 1 GiB") and the batch goes on.
     :param soft_binding: add a `soft_binding` column: each file's ISCC soft binding for C2PA
-        (`io.iscc.v0`, the base64 value of `iscc_lab.soft_binding`). Local pool only.
+        (`io.iscc.v0`, the base64 value of `iscc_lab.soft_binding`), on the local pool or the
+        Dask cluster.
     :return: columns path, filename, iscc, mode, mediatype, filesize, name, width, height,
         duration, datahash, metahash, one column per unit type present (meta, semantic,
         content, data, instance: the 256-bit unit codes of the result's `units`), `soft_binding`

@@ -47,13 +47,15 @@ def _chunks(paths: list, size: int) -> list[tuple[int, list]]:
     return [(start, paths[start : start + size]) for start in range(0, len(paths), size)]
 
 
-def _work_chunk(paths: list, semantic, granular: bool, settings: dict) -> list[dict]:
+def _work_chunk(
+    paths: list, semantic, granular: bool, settings: dict, soft_binding: bool = False
+) -> list[dict]:
     """Runs on a worker: the row of each path, in order, each with a private temp folder."""
     s = Settings(**settings)
     rows = []
     for path in paths:
         with _one_at_a_time, private_tempdir():
-            rows.append(work(path, semantic, granular, s))
+            rows.append(work(path, semantic, granular, s, soft_binding=soft_binding))
     return rows
 
 
@@ -100,6 +102,7 @@ def iter_rows(
     granular: bool = False,
     settings: Settings | None = None,
     chunk_size: int = DEFAULT_CHUNK,
+    soft_binding: bool = False,
 ) -> Iterator[tuple[int, dict]]:
     """`(position, row)` of every path computed on the cluster, in completion order. Tasks of
     a worker that dies are run again elsewhere (Dask retries them); rows are yielded by
@@ -109,7 +112,7 @@ def iter_rows(
     chunks = _chunks([None if p is None else str(p) for p in paths], chunk_size)
     tag = os.urandom(4).hex()
     futures = [
-        client.submit(_work_chunk, chunk, semantic, bool(granular), dumped,
+        client.submit(_work_chunk, chunk, semantic, bool(granular), dumped, bool(soft_binding),
                       key=f"iscc-lab-batch-{start}-{tag}", retries=2)
         for start, chunk in chunks
     ]  # fmt: skip
@@ -124,14 +127,32 @@ def iter_rows(
         raise
 
 
-def _partition(chunk: tuple[int, list], semantic, granular: bool, settings: dict):
-    """One partition of `batch_dask`: the rows of a chunk, with every column."""
+def _partition_columns(granular: bool, soft_binding: bool) -> list[str]:
+    """Every partition's columns: all unit types, `soft_binding` when asked, always `c2pa`."""
+    columns = all_columns(granular)
+    at = columns.index("features") if granular else columns.index("thumbnail")
+    return [*columns[:at], *(["soft_binding"] if soft_binding else []), "c2pa", *columns[at:]]
+
+
+def _partition(chunk: tuple[int, list], semantic, granular: bool, settings: dict, soft_binding):
+    """One partition of `batch_dask`: the rows of a chunk, with every column; `c2pa` (the
+    manifest summary of a file with Content Credentials) as JSON text, so that every partition
+    has the same schema whether or not one of its files carries a manifest."""
+    import json
+
     import pandas as pd
 
+    from iscc_lab.batch.rows import string_dtype
+
     start, paths = chunk
-    rows = _work_chunk(paths, semantic, granular, settings)
-    frame = to_frame(rows, pd.RangeIndex(start, start + len(paths)), granular, every_unit=True)
-    return frame[all_columns(granular)]
+    rows = _work_chunk(paths, semantic, granular, settings, soft_binding)
+    manifests = [None if r.get("c2pa") is None else json.dumps(r.pop("c2pa")) for r in rows]
+    index = pd.RangeIndex(start, start + len(paths))
+    frame = to_frame(rows, index, granular, every_unit=True)
+    frame["c2pa"] = pd.array(manifests, dtype=string_dtype())
+    if soft_binding and "soft_binding" not in frame:
+        frame["soft_binding"] = pd.array([None] * len(rows), dtype=string_dtype())
+    return frame[_partition_columns(granular, soft_binding)]
 
 
 def batch_dask(
@@ -141,11 +162,14 @@ def batch_dask(
     granular: bool | None = None,
     settings: Settings | None = None,
     chunk_size: int = 16,
+    soft_binding: bool = False,
 ):
     """A lazy `dask.dataframe.DataFrame` of the ISCCs of `source`, one partition per
     `chunk_size` files, with every unit column (meta, semantic, content, data, instance) in
-    every partition. Compute it, or write it with `.to_parquet(path)`; the index is the file's
-    position in the input."""
+    every partition, `soft_binding` when asked (as in `batch()`), and `c2pa`: the manifest
+    summary of a file with Content Credentials as JSON text (`json.loads` gives `batch()`'s
+    dict), None for the others. Compute it, or write it with `.to_parquet(path)`; the index is
+    the file's position in the input."""
     import dask.dataframe as dd
 
     paths, _ = collect_paths(source)
@@ -153,9 +177,10 @@ def batch_dask(
     granular = bool(granular)
     dumped = settings.model_dump(mode="json")
     chunks = _chunks([None if p is None else str(p) for p in paths], chunk_size)
-    meta = _partition((0, []), semantic, granular, dumped)
+    soft_binding = bool(soft_binding)
+    meta = _partition((0, []), semantic, granular, dumped, soft_binding)
     divisions = [start for start, _ in chunks] + [len(paths) - 1] if chunks else None
     return dd.from_map(
         _partition, chunks, semantic=semantic, granular=granular, settings=dumped,
-        meta=meta, divisions=divisions, enforce_metadata=False,
+        soft_binding=soft_binding, meta=meta, divisions=divisions, enforce_metadata=False,
     )  # fmt: skip

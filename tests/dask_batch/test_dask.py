@@ -79,6 +79,32 @@ def test_batch_dask_is_lazy_and_writes_parquet(client, local_frame, tmp_path):
     assert set(["meta", "semantic", "content", "data", "instance"]) <= set(back.columns)
 
 
+def test_provenance_columns_on_the_cluster(client, tmp_path, demo_jpg):
+    """soft_binding=True and the `c2pa` column of a signed file, as on the local pool; in
+    batch_dask's partitions `c2pa` is JSON text (one schema for every partition)."""
+    import json
+
+    from tests.provenance.certs import make_signer
+
+    chain, key = make_signer(tmp_path)
+    signed, result = iscc_lab.sign(demo_jpg, outpath=tmp_path / "signed.jpg", cert=chain, key=key)
+    paths = [demo_jpg, signed, tmp_path / "missing.jpg"]
+    local = iscc_lab.batch(paths, soft_binding=True, workers=1, progress=False)
+    remote = iscc_lab.batch(paths, soft_binding=True, client=client, progress=False)
+    pd.testing.assert_frame_equal(remote.drop(columns="thumbnail"), local.drop(columns="thumbnail"))
+    assert remote["soft_binding"].tolist()[:2] == [
+        iscc_lab.soft_binding(p)["value"] for p in paths[:2]
+    ]
+    lazy = iscc_lab.batch_dask(paths, chunk_size=1, soft_binding=True)
+    out = tmp_path / "provenance.parquet"
+    lazy.to_parquet(out)  # partitions with and without a manifest: one schema
+    back = pd.read_parquet(out)
+    assert back["soft_binding"].tolist()[:2] == remote["soft_binding"].tolist()[:2]
+    assert back["c2pa"].isna().tolist() == [True, False, True]
+    assert json.loads(back["c2pa"][1]) == remote["c2pa"][1]
+    assert remote["c2pa"][1]["active_manifest"] == result["c2pa"]["active_manifest"]
+
+
 def test_plugin_fails_clearly_when_a_tool_is_missing(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     for var in ("ISCC_LAB_FFMPEG", "ISCC_LAB_FFPROBE", "ISCC_LAB_FPCALC"):

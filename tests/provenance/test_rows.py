@@ -27,10 +27,6 @@ def test_no_provenance_columns_unless_present():
 
 
 def test_batch_adds_a_soft_binding_column(signer_files, tmp_path, demo_jpg):
-    import pytest
-
-    from iscc_lab.errors import BadRequest
-
     chain, key = signer_files
     signed, result = iscc_lab.sign(demo_jpg, outpath=tmp_path / "signed.jpg", cert=chain, key=key)
     audio = iscc_samples.AUDIO / "demo.mp3"
@@ -40,5 +36,3 @@ def test_batch_adds_a_soft_binding_column(signer_files, tmp_path, demo_jpg):
     ]
     assert frame.loc[1, "c2pa"]["active_manifest"] == result["c2pa"]["active_manifest"]
     assert "soft_binding" not in iscc_lab.batch([demo_jpg], workers=1, progress=False).columns
-    with pytest.raises(BadRequest, match="local pool"):
-        iscc_lab.batch([demo_jpg], soft_binding=True, client=object(), progress=False)
