@@ -26,9 +26,11 @@ from pathlib import Path
 
 from iscc_lab.errors import BadRequest
 
-__all__ = ["FILE", "FORMAT", "Catalogue", "Entry"]
+__all__ = ["FILE", "FORMAT", "REMOVED", "Catalogue", "Entry"]
 
 FILE = "catalogue.sqlite"
+#: The ISCC `Catalogue.changes` gives for an item that was removed.
+REMOVED = ""
 FORMAT = "iscc-lab collection 1"
 _LOCK = ".lock"
 _SCHEMA = """
@@ -46,6 +48,25 @@ CREATE TABLE items (
 );
 CREATE INDEX items_datahash ON items (datahash);
 CREATE INDEX items_size ON items (size);
+"""
+# The change journal: the id of every item replaced or removed, with the generation its
+# transaction commits (the current one + 1: `_transaction` counts up at its end). New items
+# need no entry: their ids are above every id an older index holds (SQLite gives a new row the
+# largest id + 1; an id used again after its row was removed is in the journal as removed).
+# The search index reads the journal and the new ids to bring itself up to date from the rows
+# that changed instead of every row. `changes_since` in meta: every change after that
+# generation is in the journal.
+_JOURNAL = """
+CREATE TABLE IF NOT EXISTS changes (gen INTEGER NOT NULL, id INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS changes_gen ON changes (gen);
+CREATE TRIGGER IF NOT EXISTS items_updated AFTER UPDATE ON items BEGIN
+    INSERT INTO changes SELECT CAST(value AS INTEGER) + 1, new.id FROM meta
+    WHERE key = 'generation';
+END;
+CREATE TRIGGER IF NOT EXISTS items_deleted AFTER DELETE ON items BEGIN
+    INSERT INTO changes SELECT CAST(value AS INTEGER) + 1, old.id FROM meta
+    WHERE key = 'generation';
+END;
 """
 #: (key, path, size, mtime_ns, datahash, iscc, error, row JSON): one item as written.
 Entry = tuple
@@ -101,9 +122,10 @@ class Catalogue:
         try:
             db = sqlite3.connect(tmp)
             with db:
-                db.executescript(_SCHEMA)
+                db.executescript(_SCHEMA + _JOURNAL)
                 db.executemany(
-                    "INSERT INTO meta VALUES (?, ?)", [("format", FORMAT), ("generation", "0")]
+                    "INSERT INTO meta VALUES (?, ?)",
+                    [("format", FORMAT), ("generation", "0"), ("changes_since", "0")],
                 )
             db.close()
             os.replace(tmp, self.file)
@@ -130,7 +152,22 @@ class Catalogue:
         if not fmt or fmt[0] != FORMAT:
             db.close()
             raise BadRequest(f"{self.file} is not an iscc-lab collection catalogue ({FORMAT}).")
+        if not self.readonly:
+            self._add_journal(db)
         return db
+
+    def _add_journal(self, db: sqlite3.Connection) -> None:
+        """Give a catalogue written before the change journal its journal (from now on)."""
+        if db.execute("SELECT 1 FROM meta WHERE key = 'changes_since'").fetchone():
+            return
+        try:
+            db.executescript(
+                "BEGIN IMMEDIATE; INSERT OR IGNORE INTO meta SELECT 'changes_since', value"
+                f" FROM meta WHERE key = 'generation'; {_JOURNAL} COMMIT;"
+            )
+        except sqlite3.Error:  # read-only files or busy: the index rebuilds whole, as before
+            if db.in_transaction:
+                db.execute("ROLLBACK")
 
     def close(self) -> None:
         with self._guard:
@@ -239,6 +276,67 @@ class Catalogue:
         ids = [p[0] for p in pairs]
         codes = [p[1] for p in pairs]
         return generation, ids, codes
+
+    def changes(self, since: int, after_id: int, limit: int) -> tuple[int, list, list] | None:
+        """(generation, ids, ISCCs) in id order of the items written or removed after
+        generation `since`, for an index of that generation whose largest id is `after_id`,
+        from one snapshot; the ISCC of a removed item is `REMOVED`. None when the journal does
+        not reach back to `since` (pruned, or a catalogue from before the journal) or more
+        than `limit` items changed."""
+        with self._guard:
+            db = self._db
+            if not db.in_transaction:
+                db.execute("BEGIN")
+            try:
+                meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+                generation = int(meta["generation"])
+                if "changes_since" not in meta or since < int(meta["changes_since"]):
+                    return None
+                if since > generation:
+                    return None  # an index of another catalogue under this folder's name
+                changed = db.execute(
+                    "SELECT c.id, i.id IS NOT NULL, i.iscc FROM"
+                    " (SELECT DISTINCT id FROM changes WHERE gen > ? AND id <= ? LIMIT ?) c"
+                    " LEFT JOIN items i ON i.id = c.id ORDER BY c.id",
+                    (since, after_id, limit + 1),
+                ).fetchall()
+                if len(changed) <= limit:
+                    changed += db.execute(
+                        "SELECT id, 1, iscc FROM items WHERE id > ? ORDER BY id LIMIT ?",
+                        (after_id, limit + 1 - len(changed)),
+                    ).fetchall()
+            finally:
+                db.execute("COMMIT")
+        if len(changed) > limit:
+            return None
+        ids = [r[0] for r in changed]
+        codes = [r[2] if r[1] else REMOVED for r in changed]
+        return generation, ids, codes
+
+    def forget_changes(self, upto: int) -> None:
+        """Drop the journal up to generation `upto` (an index of that generation is written).
+        Best effort: a busy or read-only catalogue keeps its journal for now."""
+        if self.readonly:
+            return
+        with self._guard:
+            self._db.execute("PRAGMA busy_timeout=100")  # a writer at work: forget it later
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+                if "changes_since" in meta and int(meta["changes_since"]) < upto:
+                    if upto >= int(meta["generation"]):  # all of it: SQLite's quick truncate
+                        self._db.execute("DELETE FROM changes")
+                    else:
+                        self._db.execute("DELETE FROM changes WHERE gen <= ?", (upto,))
+                    self._db.execute(
+                        "UPDATE meta SET value = ? WHERE key = 'changes_since'", (str(upto),)
+                    )
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+            finally:
+                self._db.execute("PRAGMA busy_timeout=10000")
 
     def files(self) -> dict[str, tuple]:
         """{path: (id, size, mtime_ns)} of every item with a path."""

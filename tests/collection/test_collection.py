@@ -149,6 +149,90 @@ def test_index_persists_and_follows_other_writers(tmp_path, codes):
     assert len(b) == 200
 
 
+def _index_equals_a_rebuild(col):
+    """The collection's index holds what decoding every row of the catalogue gives."""
+    from iscc_lab.explain import UNIT_TYPES
+    from iscc_lab.hamming import decode
+
+    got_ids, got = col._index.get(UNIT_TYPES)
+    _, ids, codes = col._catalogue.codes()
+    expected = decode(codes, UNIT_TYPES)
+    assert np.asarray(got_ids).tolist() == ids
+    for t in UNIT_TYPES:
+        a, b = got[t].words, expected[t].words
+        width = max(a.shape[0], b.shape[0])
+        a, b = (np.pad(w, ((0, width - w.shape[0]), (0, 0))) for w in (a, b))
+        assert np.array_equal(got[t].kind, expected[t].kind), t
+        assert np.array_equal(got[t].nbits, expected[t].nbits), t
+        assert np.array_equal(a, b), t
+
+
+def test_index_follows_changes_from_the_journal(tmp_path, codes, monkeypatch):
+    """After adds, replacements and removals the next search reads only the changed rows (the
+    catalogue's change journal), and its index is the one a rebuild from every row gives."""
+    path = tmp_path / "col"
+    col = Collection(path)
+    paths = [f"/archive/{i}.jpg" for i in range(1000)]
+    col.add(pd.DataFrame({"path": paths, "iscc": codes[:1000]}))
+    assert len(col.search(codes[0], k=1)) == 1  # the index, built whole
+
+    def journal() -> int:
+        with sqlite3.connect(path / "catalogue.sqlite") as db:
+            return db.execute("SELECT count(*) FROM changes").fetchone()[0]
+
+    assert journal() == 0  # a written index lets the catalogue forget its journal
+
+    col.add(pd.DataFrame({"path": paths[10:20], "iscc": codes[2000:2010]}))  # replaced
+    col.add(codes[1000:1050])  # new items, keyed by code
+    ids = [r[0] for r in col._catalogue.paths_and_codes()[:5]]
+    col._catalogue.remove(ids)  # as update() drops files gone from a folder
+    col.add([])  # a write that changes nothing
+    assert journal() == 15  # replaced and removed; new items are known by their ids
+
+    def no_rebuild():
+        raise AssertionError("the index was rebuilt from every row")
+
+    with monkeypatch.context() as m:
+        m.setattr(col._catalogue, "codes", no_rebuild)
+        current = [c for _, _, c in col._catalogue.paths_and_codes()]
+        for query in (codes[15], codes[2015], codes[1020], codes[2], codes[600]):
+            got = col.search(query, k=5)
+            expected = _brute_search(current, query, 5)
+            assert got["distance"].tolist() == [d for d, _ in expected]
+            assert got["iscc"].tolist() == [current[i] for _, i in expected]
+    assert journal() == 0
+    assert len(col) == 1045
+    _index_equals_a_rebuild(col)
+    # another process opening the collection finds the refreshed index on disk
+    other = Collection(path)
+    with monkeypatch.context() as m:
+        m.setattr(other._catalogue, "codes", no_rebuild)
+        got = other.search(codes[2012], k=5)
+        assert got["iscc"].tolist() == [
+            current[i] for _, i in _brute_search(current, codes[2012], 5)
+        ]
+
+
+def test_a_catalogue_from_before_the_journal_gets_one(tmp_path, codes):
+    path = tmp_path / "col"
+    col = Collection(path)
+    col.add(codes[:300])
+    col.search(codes[0], k=1)
+    col.close()
+    db = sqlite3.connect(path / "catalogue.sqlite")
+    with db:  # as a collection written by iscc-lab before the journal
+        db.executescript(
+            "DROP TRIGGER items_updated; DROP TRIGGER items_deleted;"
+            " DROP TABLE changes; DELETE FROM meta WHERE key = 'changes_since';"
+        )
+    db.close()
+    col = Collection(path)  # writable: the journal is added, from now on
+    col.add(codes[300:400])
+    assert col.search(codes[350], k=1)["iscc"].tolist() == [codes[350]]
+    _index_equals_a_rebuild(col)
+    assert len(col) == 400
+
+
 def test_bad_input_is_refused_and_nothing_is_written(tmp_path, col, codes):
     other = tmp_path / "photos"
     other.mkdir()
