@@ -13,6 +13,7 @@ for script in (
     "bench_semantic.py",
     "bench_c2pa.py",
     "bench_collection.py",
+    "bench_index_refresh.py",
     "bench_collection_api.py",
     "bench_inventory.py",
 ):
