@@ -242,6 +242,27 @@ class Catalogue:
         with self._transaction() as db:
             db.executemany(_UPSERT, entries)
 
+    def move(self, old: str, new: str) -> int:
+        """Give the items under the folder `old` (absolute, no trailing separator) the same
+        paths under `new`, in one transaction; returns how many moved. BadRequest (nothing
+        written) when a new path is in the catalogue already."""
+        n = len(old) + 1
+        try:
+            with self._transaction() as db:
+                cursor = db.execute(
+                    "UPDATE items SET key = :new || substr(key, :n),"
+                    " path = :new || substr(path, :n),"
+                    " row = json_set(row, '$.path', :new || substr(path, :n))"
+                    " WHERE path IS NOT NULL AND key = path AND substr(path, 1, :n) = :prefix",
+                    {"new": new, "n": n, "prefix": old + os.sep},
+                )
+                return cursor.rowcount
+        except sqlite3.IntegrityError:
+            raise BadRequest(
+                f"Cannot move the items under {old} to {new}: some of their new paths are in "
+                "the collection already (was the new folder updated too?). Nothing was changed."
+            ) from None
+
     def remove(self, ids: list[int]) -> None:
         if not ids:
             return

@@ -7,7 +7,8 @@ search and near-duplicate groups, in one folder.
     col.near_duplicates(threshold=12)               # groups, as iscc_lab.near_duplicates
 
 The folder holds `catalogue.sqlite` (see `catalogue`) and `index/` (see `index`). Paths are
-stored absolute, so a collection means the same from any working directory.
+stored absolute, so a collection means the same from any working directory; `relocate(old,
+new)` follows an archive that moved or is mounted elsewhere.
 """
 
 from __future__ import annotations
@@ -222,6 +223,27 @@ class Collection:
         frame = to_frame([done[k] for k in sorted(order) if k in done], granular=bool(granular))
         frame.attrs["summary"] = summary
         return frame
+
+    def relocate(self, old, new) -> int:
+        """The files under the folder `old` are now under `new` (the archive was moved, or is
+        mounted elsewhere): give their items the same paths under `new`, in one transaction.
+        Nothing is read or recomputed; the next `update(new)` finds them unchanged.
+
+        :return: the number of items moved.
+        :raises BadRequest: when `new` is not a folder, or a new path is in the collection
+            already; then nothing is changed.
+        """
+        for name, value in (("old", old), ("new", new)):
+            if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+                raise BadRequest(f"relocate(): {name} must be the path of a folder.")
+        old_path = os.path.abspath(Path(old).expanduser())
+        new_path = os.path.abspath(Path(new).expanduser())
+        if not os.path.isdir(new_path):
+            raise BadRequest(f"relocate(): {new_path} is not a folder.")
+        if old_path == new_path:
+            return 0
+        with self._catalogue.writing():
+            return self._catalogue.move(old_path.rstrip(os.sep), new_path.rstrip(os.sep))
 
     def _copies(self, todo: list, done: dict, summary: dict) -> list:
         """Give files whose bytes are already in the catalogue their row (with their own path

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import iscc_core as ic
 import numpy as np
@@ -331,6 +332,36 @@ def test_update_processes_only_what_changed(tmp_path, media, reference_batch):
     for column in ("iscc", "name", "datahash", "content", "meta"):
         assert copied[column] == direct.loc[0, column]
     assert c.integrity_check() == "ok"
+
+
+def test_relocate_follows_a_moved_archive(tmp_path, media):
+    c = Collection(tmp_path / "col")
+    c.update(media, workers=1, progress=False)
+    before = c.frame().set_index("filename")
+    query = c.search(media / "demo.png", k=3)
+    moved = tmp_path / "mounted elsewhere" / "media"
+    moved.parent.mkdir()
+    os.rename(media, moved)
+    with pytest.raises(BadRequest, match="is not a folder"):
+        c.relocate(media, tmp_path / "nowhere")
+    assert c.relocate(media, moved) == 5
+    after = c.frame().set_index("filename")
+    assert after["path"].tolist() == [str(moved / p.relative_to(media)) for p in map(
+        Path, before["path"])]  # fmt: skip
+    pd.testing.assert_frame_equal(after.drop(columns="path"), before.drop(columns="path"))
+    again = c.update(moved, workers=1, progress=False)  # nothing is recomputed
+    assert again.attrs["summary"]["unchanged"] == 5 and len(again) == 0
+    found = c.search(moved / "demo.png", k=3)
+    assert found["distance"].tolist() == query["distance"].tolist()
+    assert found["path"].tolist() == [
+        str(moved / Path(p).relative_to(media)) for p in query["path"]
+    ]
+    # a folder whose new paths are taken already: refused, nothing changed
+    shutil.copytree(moved, media)
+    c.update(media, workers=1, progress=False)
+    with pytest.raises(BadRequest, match="in the collection already"):
+        c.relocate(moved, media)
+    assert len(c) == 10 and c.integrity_check() == "ok"
 
 
 def test_a_copy_named_by_its_filename_is_processed(tmp_path, media):
