@@ -4,6 +4,7 @@ and the manifest repository behind the Soft Binding Resolution API.
     binding.py      the soft binding of a file, decoding and scoring bindings
     signing.py      the signer from settings, the manifest definition, signing a file
     repository.py   the manifest repository (SQLite) and matching by binding
+    jumbf.py        the manifests of a manifest store; a store cut to its active manifest
     verbs.py        sign / sign_media / soft_binding_media, and their worker-process jobs
     card.py         a recovered manifest as a card a person reads (who, when, actions, ISCC)
 

@@ -143,9 +143,15 @@ class ManifestRepository:
             raise NotFound(f"No manifest with id {manifest_id[:100]} in this repository.")
         return row
 
-    def store(self, manifest_id: str) -> bytes:
-        """The manifest store's bytes (`application/c2pa`)."""
-        return bytes(self._row(manifest_id, "store")[0])
+    def store(self, manifest_id: str, *, active_only: bool = False) -> bytes:
+        """The manifest store's bytes (`application/c2pa`); with `active_only`, the store with
+        only its active manifest (see `jumbf.active_only`)."""
+        data = bytes(self._row(manifest_id, "store")[0])
+        if active_only:
+            from iscc_lab.provenance.jumbf import active_only as cut
+
+            data = cut(data, manifest_id)
+        return data
 
     def info(self, manifest_id: str) -> dict:
         mid, media_id, filename, mediatype, created, units = self._row(

@@ -327,8 +327,12 @@ class ManifestHandler(C2paMixin, BaseHandler):
     async def get(self, manifest_id):
         self.check_params("returnActiveManifest")
         self._check_id(manifest_id)
-        parse_bool("returnActiveManifest", self.get_query_argument("returnActiveManifest", None))
-        data = await self.off_loop(self.repository.store, manifest_id)
+        active = parse_bool(
+            "returnActiveManifest", self.get_query_argument("returnActiveManifest", None)
+        )
+        data = await self.off_loop(
+            partial(self.repository.store, manifest_id, active_only=bool(active))
+        )
         self.set_header("Content-Length", str(len(data)))
         self.finish(data, set_content_type=C2PA)
 

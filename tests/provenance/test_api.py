@@ -351,3 +351,48 @@ async def test_register_an_asset_with_its_embedded_manifest(call, signer_files, 
         headers={"Content-Type": "image/jpeg"},
     )
     assert r.status == 400 and "no C2PA manifest" in r.text
+
+
+async def test_return_active_manifest_cuts_the_store_to_it(call, signer_files, tmp_path, demo_jpg):
+    """A copy signed again holds two manifests (the first as its parent ingredient's);
+    returnActiveManifest=true answers a store with the active one alone, whose claim signature
+    and data hash still validate against the asset (its parent's manifest is then missing)."""
+    import iscc_lab
+    from iscc_lab.provenance.jumbf import manifest_labels
+
+    chain, key = signer_files
+    once, first = iscc_lab.sign(demo_jpg, outpath=tmp_path / "once.jpg", cert=chain, key=key)
+    twice, second = iscc_lab.sign(once, outpath=tmp_path / "twice.jpg", cert=chain, key=key)
+    parent, active_id = first["c2pa"]["active_manifest"], second["c2pa"]["active_manifest"]
+    r = await call(
+        "POST", "c2pa/v1", "manifests", body=twice.read_bytes(),
+        headers={"Content-Type": "image/jpeg"},
+    )  # fmt: skip
+    assert r.status == 201 and r.json == {"manifestId": active_id}, r.text
+    whole = await call("GET", "c2pa/v1", "manifests", active_id)
+    assert manifest_labels(whole.body) == [parent, active_id]
+    assert validates(twice.read_bytes(), "image/jpeg", whole.body)["validation_state"] == "Valid"
+    for flag in ("true", "1"):
+        cut = await call(
+            "GET", "c2pa/v1", "manifests", active_id, params={"returnActiveManifest": flag}
+        )
+        assert cut.status == 200 and cut.headers["Content-Type"].startswith("application/c2pa")
+        assert manifest_labels(cut.body) == [active_id]
+        assert int(cut.headers["Content-Length"]) == len(cut.body) < len(whole.body)
+    report = validates(twice.read_bytes(), "image/jpeg", cut.body)
+    assert report["active_manifest"] == active_id and list(report["manifests"]) == [active_id]
+    results = report["validation_results"]["activeManifest"]
+    assert {"claimSignature.validated", "assertion.dataHash.match"} <= {
+        s["code"] for s in results["success"]
+    }
+    assert {f["code"] for f in results["failure"]} == {
+        "ingredient.manifest.missing", "signingCredential.untrusted",
+    }  # fmt: skip
+    off = await call(
+        "GET", "c2pa/v1", "manifests", active_id, params={"returnActiveManifest": "false"}
+    )
+    assert off.body == whole.body
+    bad = await call(
+        "GET", "c2pa/v1", "manifests", active_id, params={"returnActiveManifest": "maybe"}
+    )
+    assert bad.status == 400 and "returnActiveManifest" in bad.text
