@@ -486,19 +486,55 @@ class MediaCatalogue:
         version = self._db.execute("PRAGMA data_version").fetchone()[0]
         v = self._vectors
         if v is None or version != self._seen_version or (v.dead > 1024 and v.dead > v.n // 2):
-            v = _Vectors()
-            rows = self._db.execute(
-                "SELECT media_id, owner FROM media WHERE iscc IS NOT NULL ORDER BY rowid"
-            ).fetchall()
-            v.grow(len(rows))
-            for p, (media_id, owner) in enumerate(rows):
-                v.ids.append(media_id)
-                v.pos[media_id] = p
-                v.owner[p] = v.owner_codes.setdefault(owner, len(v.owner_codes))
+            v = _new_vectors(self._db)
             self._vectors, self._seen_version = v, version
         if on not in v.units:
             v.fill(on, self._db.execute("SELECT media_id, iscc FROM media WHERE iscc IS NOT NULL"))
         return v
+
+    def warm(self, on: str = "content") -> bool:
+        """Build the search vectors of `on` before the first search needs them (at a million
+        media, seconds of reading and decoding), on a connection of the calling thread's own,
+        without holding the catalogue while it reads: requests go on meanwhile. The vectors are
+        taken into use unless the catalogue changed in the meantime (then the first search
+        builds them, as it would have). True when they are in use."""
+        if on not in UNIT_TYPES:
+            raise BadRequest(f"on must be one of {', '.join(UNIT_TYPES)}, not {str(on)[:40]!r}.")
+        with self._lock:
+            if self._vectors is not None and on in self._vectors.units:
+                return True
+            stamp = self._stamp()
+        db = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            db.execute("BEGIN")  # one snapshot, taken after the stamp
+            v = _new_vectors(db)
+            v.fill(on, db.execute("SELECT media_id, iscc FROM media WHERE iscc IS NOT NULL"))
+            db.execute("COMMIT")
+        finally:
+            db.close()
+        with self._lock:
+            if self._stamp() != stamp or self._vectors is not None:
+                return False
+            self._vectors, self._seen_version = v, stamp[1]
+            return True
+
+    def _stamp(self) -> tuple[int, int]:
+        """Changes this connection made, and the data version other connections moved on."""
+        return self._db.total_changes, self._db.execute("PRAGMA data_version").fetchone()[0]
+
+
+def _new_vectors(db: sqlite3.Connection) -> _Vectors:
+    """Search vectors of every catalogued media with an ISCC (no units yet), in rowid order."""
+    v = _Vectors()
+    rows = db.execute(
+        "SELECT media_id, owner FROM media WHERE iscc IS NOT NULL ORDER BY rowid"
+    ).fetchall()
+    v.grow(len(rows))
+    for p, (media_id, owner) in enumerate(rows):
+        v.ids.append(media_id)
+        v.pos[media_id] = p
+        v.owner[p] = v.owner_codes.setdefault(owner, len(v.owner_codes))
+    return v
 
 
 _UPSERT = (

@@ -7,6 +7,8 @@ defaults.
 """
 
 import asyncio
+import logging
+import threading
 from functools import cached_property, partial
 
 from jupyter_server.extension.application import ExtensionApp
@@ -42,6 +44,15 @@ class Service:
             settings.max_workers, job_timeout=settings.job_timeout, job_memory=settings.job_memory
         )
         self._settings_dump = settings.model_dump()
+        threading.Thread(target=self._warm, name="iscc-lab-warm-search", daemon=True).start()
+
+    def _warm(self) -> None:
+        """Ready the catalogue's search vectors (content) while the server starts serving, so
+        that the first GET /search of a large store does not wait for them."""
+        try:
+            self.store.catalogue.warm("content")
+        except Exception as e:  # noqa: BLE001 - the first search builds them instead
+            logging.getLogger(__name__).info("search vectors not warmed: %s", e)
 
     def owner(self, client_address: str) -> str:
         return self.store.owner_of(client_address)

@@ -11,6 +11,7 @@ import iscc_core as ic
 import iscc_samples
 import pytest
 
+from iscc_lab.errors import BadRequest
 from iscc_lab.media_catalogue import CataloguedStore
 from iscc_lab.store import Store
 from tests.server_ext.conftest import b64, raw_request, upload
@@ -494,3 +495,44 @@ def test_damaged_catalogue_and_codes_are_survived(tmp_path, demo_jpg):
     assert reopened.catalogue.listing("alice")[0] == 2
     assert (tmp_path / "media" / ".catalogue" / "media.sqlite.damaged").exists()
     assert [m["media_id"] for m in reopened.catalogue.search(code, on="data")] == [a.media_id]
+
+
+def test_search_vectors_are_warmed_off_the_lock(tmp_path, monkeypatch):
+    """warm() builds the vectors on its own connection and they answer as a cold build does;
+    a change while it reads makes it give them up (the first search builds them instead)."""
+    import iscc_lab.media_catalogue as mc
+    from iscc_lab.media import iscc_media
+
+    store = CataloguedStore(tmp_path / "media")
+    ids = []
+    for name in IMAGES:
+        record = store.put(iscc_samples.IMAGE / name, owner="alice")
+        iscc_media(store, record.media_id)
+        ids.append(record.media_id)
+    query = store.read_result(ids[0], "iscc")["iscc"]
+    cold = CataloguedStore(tmp_path / "media")  # the same catalogue, vectors built by search
+    expected = cold.catalogue.search(query, k=10)
+    assert store.catalogue.warm("content") is True
+    assert store.catalogue._vectors is not None and "content" in store.catalogue._vectors.units
+    assert store.catalogue.search(query, k=10) == expected
+    assert store.catalogue.warm("content") is True  # already there: nothing read again
+    with pytest.raises(BadRequest, match="on must be one of"):
+        store.catalogue.warm("colour")
+
+    fresh = CataloguedStore(tmp_path / "media")
+    build = mc._new_vectors
+    late = []
+
+    def changed_meanwhile(db):  # an upload lands while the vectors are read
+        late.append(fresh.put(iscc_samples.IMAGE / IMAGES[0], "late.jpg", owner="bob"))
+        iscc_media(fresh, late[0].media_id)
+        fresh.catalogue.set_result(late[0].media_id, fresh.read_result(late[0].media_id, "iscc"))
+        return build(db)
+
+    monkeypatch.setattr(mc, "_new_vectors", changed_meanwhile)
+    assert fresh.catalogue.warm("content") is False and fresh.catalogue._vectors is None
+    monkeypatch.setattr(mc, "_new_vectors", build)
+    found = fresh.catalogue.search(query, k=10)
+    assert late[0].media_id in {m["media_id"] for m in found}
+    for s in (store, cold, fresh):
+        s.catalogue.close()
