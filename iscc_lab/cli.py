@@ -22,6 +22,8 @@ def serve_config(args):
         c.ServerApp.allow_root = True  # containers and these machines run as root
     c.IdentityProvider.token = args.token if args.token is not None else secrets.token_hex(24)
     c.IsccLabApp.banner = True
+    if not getattr(args, "full_jupyter", False):  # the token opens the ISCC API, nothing else
+        c.ServerApp.authorizer_class = "iscc_lab.server_ext.authorizer.ApiOnlyAuthorizer"
     if args.media_path:
         c.IsccLabApp.media_path = os.path.abspath(args.media_path)
     if args.anonymous:
@@ -44,6 +46,18 @@ def serve(args) -> int:
             self.cli_config = serve_config(args)
             self.cli_config.merge(given)
             self.update_config(self.cli_config)
+
+        def find_server_extensions(self):
+            """The API alone: the server extensions that Jupyter's config files enable
+            (JupyterLab, terminals, the language servers, ...) are left off, unless
+            `--full-jupyter`; one named on the command line is loaded as asked."""
+            asked = set(self.jpserver_extensions)
+            super().find_server_extensions()
+            if args.full_jupyter:
+                return
+            for name in set(self.jpserver_extensions) - asked:
+                self.jpserver_extensions[name] = False
+                self.config.ServerApp.jpserver_extensions[name] = False
 
     ServeApp.launch_instance(argv=args.jupyter_args)
     return 0
@@ -184,6 +198,13 @@ def main(argv=None) -> int:
         type=int,
         default=None,
         help="ISCC worker processes (default: one per core; ISCC_WEB_MAX_WORKERS)",
+    )
+    p.add_argument(
+        "--full-jupyter",
+        action="store_true",
+        help="a full Jupyter server: the server extensions Jupyter has enabled (JupyterLab, "
+        "terminals, ...) and, for the token's holder, its kernels and contents; by default the "
+        "token opens the ISCC API only",
     )
     p.add_argument(
         "jupyter_args",

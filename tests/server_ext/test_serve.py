@@ -1,6 +1,7 @@
 """`iscc-lab serve` as a user runs it: a subprocess, then the contract's curl examples."""
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -26,9 +27,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`iscc-lab serve --port P --token T --media-path DIR`, stopped with SIGINT at the end."""
+@contextlib.contextmanager
+def serving(tmp_path_factory, *extra: str):
+    """`iscc-lab serve --port P --token T --media-path DIR [extra]`, stopped with SIGINT."""
     media = tmp_path_factory.mktemp("serve-media")
     cwd = tmp_path_factory.mktemp("serve-cwd")
     port = free_port()
@@ -41,6 +42,7 @@ def server(tmp_path_factory):
         TOKEN,
         "--media-path",
         str(media),
+        *extra,
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ISCC_WEB_", "JUPYTER_"))}
     log = open(tmp_path_factory.mktemp("serve-log") / "serve.log", "w+")
@@ -53,19 +55,27 @@ def server(tmp_path_factory):
         if "API docs:" in banner or proc.poll() is not None:
             break
     assert "API docs:" in banner, banner
-    yield {
-        "port": port,
-        "base": f"http://127.0.0.1:{port}",
-        "media": media,
-        "banner": banner,
-        "proc": proc,
-    }
-    proc.send_signal(signal.SIGINT)
     try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield {
+            "port": port,
+            "base": f"http://127.0.0.1:{port}",
+            "media": media,
+            "banner": banner,
+            "proc": proc,
+        }
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with serving(tmp_path_factory) as s:
+        yield s
 
 
 def curl(*args) -> tuple[int, str]:
@@ -223,3 +233,20 @@ def test_docs_page_is_served(server):
     assert status == 200 and "swagger-ui" in body
     status, body = curl(f"{server['base']}/docs/openapi.yaml")
     assert status == 200 and "openapi: 3.0" in body
+
+
+def test_only_the_api_is_served_unless_asked(server, tmp_path_factory):
+    """The token opens the ISCC API and nothing else of Jupyter's (no kernel, no file, no
+    terminal: a stand-alone API server runs no code for its callers), and Jupyter's other
+    server extensions (JupyterLab, terminals, ...) stay off; --full-jupyter is Jupyter as
+    usual."""
+    auth = ["-H", f"Authorization: token {TOKEN}"]
+    assert curl(f"{server['base']}/api/v1/explain/{EXPLAIN_CODE}", *auth)[0] == 200
+    assert curl("-X", "POST", f"{server['base']}/api/kernels", *auth)[0] == 403
+    assert curl(f"{server['base']}/api/contents", *auth)[0] == 403
+    assert curl(f"{server['base']}/api/terminals", *auth)[0] == 404
+    assert curl(f"{server['base']}/lab", *auth)[0] == 404
+    with serving(tmp_path_factory, "--full-jupyter") as full:
+        assert curl(f"{full['base']}/api/v1/explain/{EXPLAIN_CODE}", *auth)[0] == 200
+        assert curl(f"{full['base']}/api/contents", *auth)[0] == 200
+        assert curl(f"{full['base']}/api/terminals", *auth)[0] == 200
