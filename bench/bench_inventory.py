@@ -304,7 +304,7 @@ def main() -> None:
     text = f"""
 Measured {started} ({stamp()}), by `bench/bench_inventory.py`{" --small" if SMALL else ""}.
 Load average (1/5/15 min) before: {"/".join(f"{x:.2f}" for x in load_before)}, after:
-{"/".join(f"{x:.2f}" for x in load_after)} (a shared machine: other engineers' work ran meanwhile).
+{"/".join(f"{x:.2f}" for x in load_after)}.
 
 Synthetic `batch()`-like frames (ISCC-CODEs with iscc-core's headers, 5 % ISCC-SUMs, datahash,
 paths, mediatypes, sizes) with planted exact copies, re-encodings and near copies in clusters of
