@@ -214,6 +214,37 @@ def test_index_follows_changes_from_the_journal(tmp_path, codes, monkeypatch):
         ]
 
 
+def test_a_read_only_collection_follows_another_writer(tmp_path, codes, monkeypatch):
+    """A read-only process brings a stale index on disk, then its own in memory, up to date
+    from the journal, and writes nothing."""
+    path = tmp_path / "col"
+    writer = Collection(path)
+    writer.add(codes[:500])
+    writer.search(codes[0], k=1)  # an index on disk
+    writer.add(codes[500:600])  # ... now stale
+    files = sorted(p.name for p in (path / "index").rglob("*"))
+    ro = Collection(path, readonly=True)
+
+    def no_rebuild():
+        raise AssertionError("the index was rebuilt from every row")
+
+    def check(query):
+        current = [c for _, _, c in writer._catalogue.paths_and_codes()]
+        got = ro.search(query, k=5)
+        assert got["iscc"].tolist() == [current[i] for _, i in _brute_search(current, query, 5)]
+
+    with monkeypatch.context() as m:
+        m.setattr(ro._catalogue, "codes", no_rebuild)
+        check(codes[550])  # from the index on disk and the rows added since
+        writer.add(codes[600:700])
+        writer._catalogue.remove([r[0] for r in writer._catalogue.paths_and_codes()[:3]])
+        check(codes[650])  # from its index in memory and the journal
+        check(codes[1])
+    assert sorted(p.name for p in (path / "index").rglob("*")) == files  # nothing written
+    assert len(ro) == 697
+    _index_equals_a_rebuild(ro)
+
+
 def test_a_catalogue_from_before_the_journal_gets_one(tmp_path, codes):
     path = tmp_path / "col"
     col = Collection(path)
