@@ -142,6 +142,37 @@ def _semantic_units(idk, path: Path, semantic: bool):
     return sem.unit_bits(mode, UNIT_BITS)
 
 
+@contextmanager
+def _one_metadata_parse(idk) -> Iterator[None]:
+    """iscc-sdk (0.9.7) parses a document with Tika for its metadata twice per ISCC: in
+    `code_text`, and again in `code_meta` (through `iscc_sdk.metadata.EXTRACTORS`). Within one
+    call the second parse is answered from the first (a copy: callers change the dict); a
+    parse that fails fails again, as before. A third of a small text file's time, more of a
+    large document's."""
+    import iscc_sdk.metadata as sdk_metadata
+
+    original = idk.text_meta_extract
+    extractors = getattr(sdk_metadata, "EXTRACTORS", {})
+    registered = extractors.get("text")
+    found: dict = {}
+
+    def once(fp):
+        key = os.fspath(fp)
+        if key not in found:
+            found[key] = original(fp)
+        return dict(found[key])
+
+    idk.text_meta_extract = once
+    if registered is original:
+        extractors["text"] = once
+    try:
+        yield
+    finally:
+        idk.text_meta_extract = original
+        if registered is original:
+            extractors["text"] = original
+
+
 def iscc_file(path, *, semantic: bool, granular: bool, fallback: bool) -> dict:
     """The contract's ISCC JSON for the file at `path`, named as it is named.
 
@@ -161,7 +192,7 @@ def iscc_file(path, *, semantic: bool, granular: bool, fallback: bool) -> dict:
         text_keep=keep_text,
     ) as idk:
         try:
-            with _semantic_units(idk, path, semantic):
+            with _semantic_units(idk, path, semantic), _one_metadata_parse(idk):
                 meta = idk.code_iscc(path).dict()
         except idk.IsccUnsupportedMediatype as e:
             raise Unprocessable(

@@ -120,3 +120,46 @@ def test_damaged_video_gives_the_same_code_every_time():
 
     codes = {create_iscc(iscc_samples.VIDEO / "demo.ogv")["iscc"] for _ in range(3)}
     assert len(codes) == 1
+
+
+def test_a_document_is_parsed_for_its_metadata_once(monkeypatch):
+    """iscc-sdk parses a document's metadata with Tika twice per ISCC; iscc-lab answers the
+    second from the first. The same ISCC JSON, one parse fewer, and iscc-sdk as it was after."""
+    import contextlib
+
+    import iscc_samples
+    import iscc_sdk
+    import iscc_sdk.metadata
+    import iscc_sdk.text
+
+    import iscc_lab.generate as generate
+    from iscc_lab.generate import create_iscc
+
+    real = iscc_sdk.text.Extractor
+    parsed = []
+
+    class Counting:
+        def __init__(self, inner=None):
+            self.inner = inner if inner is not None else real()
+
+        def set_extract_string_max_length(self, n):
+            return Counting(self.inner.set_extract_string_max_length(n))
+
+        def extract_file_to_string(self, path):
+            parsed.append(path)
+            return self.inner.extract_file_to_string(path)
+
+    monkeypatch.setattr(iscc_sdk.text, "Extractor", Counting)
+    original = iscc_sdk.text_meta_extract
+    docx = iscc_samples.TEXT / "demo.docx"
+    ours = create_iscc(docx)
+    assert len(parsed) == 2  # the text, and the metadata once
+    assert iscc_sdk.text_meta_extract is original
+    assert iscc_sdk.metadata.EXTRACTORS["text"] is original
+    parsed.clear()
+    monkeypatch.setattr(generate, "_one_metadata_parse", lambda idk: contextlib.nullcontext())
+    theirs = create_iscc(docx)
+    assert len(parsed) == 3  # iscc-sdk on its own: the metadata twice
+    assert {k: v for k, v in ours.items() if k != "generator"} == {
+        k: v for k, v in theirs.items() if k != "generator"
+    }
