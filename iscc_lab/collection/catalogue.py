@@ -51,11 +51,12 @@ CREATE INDEX items_size ON items (size);
 """
 # The change journal: the id of every item replaced or removed, with the generation its
 # transaction commits (the current one + 1: `_transaction` counts up at its end). New items
-# need no entry: their ids are above every id an older index holds (SQLite gives a new row the
-# largest id + 1; an id used again after its row was removed is in the journal as removed).
-# The search index reads the journal and the new ids to bring itself up to date from the rows
-# that changed instead of every row. `changes_since` in meta: every change after that
-# generation is in the journal.
+# need no entry: `put` numbers them itself above `high_water` in meta, the largest id ever
+# given, so an id is never used again (SQLite's own numbering, the largest id + 1, hands out
+# removed ids again once the rows above them are gone) and a new item is above every id an
+# older index holds (the index asks for the rows above its last id). The search index reads
+# the journal and those rows to bring itself up to date from what changed instead of every row.
+# `changes_since` in meta: every change after that generation is in the journal.
 _JOURNAL = """
 CREATE TABLE IF NOT EXISTS changes (gen INTEGER NOT NULL, id INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS changes_gen ON changes (gen);
@@ -68,11 +69,15 @@ CREATE TRIGGER IF NOT EXISTS items_deleted AFTER DELETE ON items BEGIN
     WHERE key = 'generation';
 END;
 """
+_HIGH_WATER = (
+    "UPDATE meta SET value = CAST(max(CAST(value AS INTEGER),"
+    " coalesce((SELECT max(id) FROM items), 0)) AS TEXT) WHERE key = 'high_water'"
+)
 #: (key, path, size, mtime_ns, datahash, iscc, error, row JSON): one item as written.
 Entry = tuple
 _UPSERT = """
-INSERT INTO items (key, path, size, mtime_ns, datahash, iscc, error, row)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO items (id, key, path, size, mtime_ns, datahash, iscc, error, row)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET
     path = excluded.path, size = excluded.size, mtime_ns = excluded.mtime_ns,
     datahash = excluded.datahash, iscc = excluded.iscc, error = excluded.error,
@@ -125,7 +130,12 @@ class Catalogue:
                 db.executescript(_SCHEMA + _JOURNAL)
                 db.executemany(
                     "INSERT INTO meta VALUES (?, ?)",
-                    [("format", FORMAT), ("generation", "0"), ("changes_since", "0")],
+                    [
+                        ("format", FORMAT),
+                        ("generation", "0"),
+                        ("changes_since", "0"),
+                        ("high_water", "0"),
+                    ],  # fmt: skip
                 )
             db.close()
             os.replace(tmp, self.file)
@@ -157,13 +167,18 @@ class Catalogue:
         return db
 
     def _add_journal(self, db: sqlite3.Connection) -> None:
-        """Give a catalogue written before the change journal its journal (from now on)."""
-        if db.execute("SELECT 1 FROM meta WHERE key = 'changes_since'").fetchone():
+        """Give a catalogue written without the whole change journal its journal, from now on
+        (an index older than now is rebuilt once)."""
+        if db.execute("SELECT 1 FROM meta WHERE key = 'high_water'").fetchone():
             return
         try:
             db.executescript(
-                "BEGIN IMMEDIATE; INSERT OR IGNORE INTO meta SELECT 'changes_since', value"
-                f" FROM meta WHERE key = 'generation'; {_JOURNAL} COMMIT;"
+                "BEGIN IMMEDIATE;"
+                " INSERT OR REPLACE INTO meta SELECT 'changes_since', value FROM meta"
+                " WHERE key = 'generation';"
+                " INSERT OR REPLACE INTO meta VALUES ('high_water',"
+                " CAST(coalesce((SELECT max(id) FROM items), 0) AS TEXT));"
+                f" DROP TRIGGER IF EXISTS items_reinserted; {_JOURNAL} COMMIT;"
             )
         except sqlite3.Error:  # read-only files or busy: the index rebuilds whole, as before
             if db.in_transaction:
@@ -219,6 +234,7 @@ class Catalogue:
                 raise self._refused(e) from None
             try:
                 yield self._db
+                self._db.execute(_HIGH_WATER)
                 self._db.execute(
                     "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
                 )
@@ -238,9 +254,14 @@ class Catalogue:
         return BadRequest(f"The collection at {self.folder} refused the write: {text}.")
 
     def put(self, entries: Iterable[Entry]) -> None:
-        """Insert or replace items (by key), in one transaction."""
+        """Insert or replace items (by key), in one transaction. A new item gets an id above
+        every id given before (one replaced keeps its own)."""
         with self._transaction() as db:
-            db.executemany(_UPSERT, entries)
+            (top,) = db.execute(
+                "SELECT max(coalesce((SELECT CAST(value AS INTEGER) FROM meta"
+                " WHERE key = 'high_water'), 0), coalesce((SELECT max(id) FROM items), 0))"
+            ).fetchone()
+            db.executemany(_UPSERT, ((top + i, *e) for i, e in enumerate(entries, 1)))
 
     def move(self, old: str, new: str) -> int:
         """Give the items under the folder `old` (absolute, no trailing separator) the same
@@ -311,8 +332,8 @@ class Catalogue:
             try:
                 meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
                 generation = int(meta["generation"])
-                if "changes_since" not in meta or since < int(meta["changes_since"]):
-                    return None
+                if "high_water" not in meta or since < int(meta.get("changes_since", since + 1)):
+                    return None  # no journal, an incomplete one, or not reaching back to since
                 if since > generation:
                     return None  # an index of another catalogue under this folder's name
                 changed = db.execute(

@@ -113,11 +113,12 @@ class Index:
         generation, changed_ids, codes = delta
         if not changed_ids and memory is None:  # written without changing an item: same arrays
             try:
-                self._publish(generation, manifest["dir"], len(ids))
-                self.catalogue.forget_changes(generation)
+                if self._manifest() == manifest:  # not replaced by another process meanwhile
+                    self._publish(generation, manifest["dir"], len(ids))
+                    self.catalogue.forget_changes(generation)
             except OSError:  # a read-only folder: this process knows the index is fresh
                 pass
-            self._ids, self._generation, self._units = ids, generation, {}
+            self._ids, self._generation, self._units = ids, generation, dict(base)
             return True
         changed = np.asarray(changed_ids, dtype=np.int64)
         present = np.array([c != REMOVED for c in codes], dtype=bool)
@@ -156,6 +157,8 @@ class Index:
 
     def _publish(self, generation: int, name: str, n: int) -> None:
         """Point the manifest at the index in folder `name`, as of `generation` (atomically)."""
+        if self.catalogue.readonly:
+            raise OSError("read-only")
         manifest = self.folder / f".{_MANIFEST}.{uuid.uuid4().hex}.tmp"
         manifest.write_text(json.dumps({"generation": generation, "dir": name, "n": n}))
         os.replace(manifest, self.folder / _MANIFEST)

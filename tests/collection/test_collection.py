@@ -214,6 +214,30 @@ def test_index_follows_changes_from_the_journal(tmp_path, codes, monkeypatch):
         ]
 
 
+def test_ids_used_again_after_removals_are_followed(tmp_path, codes, monkeypatch):
+    """SQLite's own numbering gives a new row the largest id + 1: once the rows above a gap
+    are removed, it would hand out ids an older index knew as removed long ago. The catalogue
+    numbers new items above every id given before, so the index finds them."""
+    col = Collection(tmp_path / "col")
+    col.add(codes[:5])  # ids 1 to 5
+    ids = lambda: [r[0] for r in col._catalogue.paths_and_codes()]  # noqa: E731
+    col._catalogue.remove([2, 4])
+    col.search(codes[0], k=1)  # an index of 1, 3, 5; the journal forgotten
+    col._catalogue.remove([3, 5])
+    for code in codes[5:9]:  # one transaction each, as update() commits files
+        col.add([code])
+    assert ids() == [1, 6, 7, 8, 9]  # never 2 or 4 again
+
+    def no_rebuild():
+        raise AssertionError("the index was rebuilt from every row")
+
+    with monkeypatch.context() as m:
+        m.setattr(col._catalogue, "codes", no_rebuild)
+        for code in codes[5:9]:
+            assert col.search(code, k=1)["distance"].tolist() == [0]
+    _index_equals_a_rebuild(col)
+
+
 def test_a_read_only_collection_follows_another_writer(tmp_path, codes, monkeypatch):
     """A read-only process brings a stale index on disk, then its own in memory, up to date
     from the journal, and writes nothing."""
@@ -221,8 +245,15 @@ def test_a_read_only_collection_follows_another_writer(tmp_path, codes, monkeypa
     writer = Collection(path)
     writer.add(codes[:500])
     writer.search(codes[0], k=1)  # an index on disk
+    fresh = Collection(path, readonly=True)
+    assert len(fresh.search(codes[3], k=1)) == 1  # the index on disk, as it is
+    before = (path / "index" / "manifest.json").read_bytes()
+    writer.add([])  # a write that changes no item: the same arrays, and still not written
+    assert len(fresh.search(codes[3], k=1)) == 1
+    assert (path / "index" / "manifest.json").read_bytes() == before
     writer.add(codes[500:600])  # ... now stale
     files = sorted(p.name for p in (path / "index").rglob("*"))
+    manifest = (path / "index" / "manifest.json").read_bytes()
     ro = Collection(path, readonly=True)
 
     def no_rebuild():
@@ -240,7 +271,10 @@ def test_a_read_only_collection_follows_another_writer(tmp_path, codes, monkeypa
         writer._catalogue.remove([r[0] for r in writer._catalogue.paths_and_codes()[:3]])
         check(codes[650])  # from its index in memory and the journal
         check(codes[1])
+        writer.add([])  # a write that changes no item
+        check(codes[2])
     assert sorted(p.name for p in (path / "index").rglob("*")) == files  # nothing written
+    assert (path / "index" / "manifest.json").read_bytes() == manifest
     assert len(ro) == 697
     _index_equals_a_rebuild(ro)
 
@@ -254,8 +288,8 @@ def test_a_catalogue_from_before_the_journal_gets_one(tmp_path, codes):
     db = sqlite3.connect(path / "catalogue.sqlite")
     with db:  # as a collection written by iscc-lab before the journal
         db.executescript(
-            "DROP TRIGGER items_updated; DROP TRIGGER items_deleted;"
-            " DROP TABLE changes; DELETE FROM meta WHERE key = 'changes_since';"
+            "DROP TRIGGER items_updated; DROP TRIGGER items_deleted; DROP TABLE changes;"
+            " DELETE FROM meta WHERE key IN ('changes_since', 'high_water');"
         )
     db.close()
     col = Collection(path)  # writable: the journal is added, from now on
