@@ -29,7 +29,8 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serving(tmp_path_factory, *extra: str):
-    """`iscc-lab serve --port P --token T --media-path DIR [extra]`, stopped with SIGINT."""
+    """`iscc-lab serve --port P --token T --media-path DIR [extra]`, stopped with SIGTERM (a
+    SIGINT would be ignored where the tests run as a shell's background job)."""
     media = tmp_path_factory.mktemp("serve-media")
     cwd = tmp_path_factory.mktemp("serve-cwd")
     port = free_port()
@@ -64,7 +65,7 @@ def serving(tmp_path_factory, *extra: str):
             "proc": proc,
         }
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(15)
         except subprocess.TimeoutExpired:
