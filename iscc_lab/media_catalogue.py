@@ -47,6 +47,7 @@ __all__ = [
     "MediaCatalogue",
     "CataloguedStore",
     "check_lookup_value",
+    "check_on",
 ]
 
 #: `ordering` values of `MediaCatalogue.listing` (also with a leading `-`) and their columns.
@@ -86,6 +87,13 @@ def canonical(code: str) -> str:
     """`explain.normalize`, remembered: checking a code with iscc-core takes about a
     millisecond, and the same codes come back (a search, then its look-ups)."""
     return normalize(code)
+
+
+def check_on(on) -> str:
+    """`on`, a unit type to search by; BadRequest naming the unit types when it is none."""
+    if on not in UNIT_TYPES:
+        raise BadRequest(f"on must be one of {', '.join(UNIT_TYPES)}, not {str(on)[:40]!r}.")
+    return on
 
 
 def check_lookup_value(name: str, value) -> str:
@@ -454,8 +462,7 @@ class MediaCatalogue:
         `owner`'s media, or all): a list of {"media_id", "iscc", "filename", "distance"},
         nearest first (ties by catalogue position), distances in bits over the common length
         of the two units, exactly as a brute-force scan orders them."""
-        if on not in UNIT_TYPES:
-            raise BadRequest(f"on must be one of {', '.join(UNIT_TYPES)}, not {str(on)[:40]!r}.")
+        check_on(on)
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 100:
             raise BadRequest(f"k must be a whole number from 1 to 100, not {str(k)[:40]!r}.")
         code = check_lookup_value("iscc", code)
@@ -498,8 +505,7 @@ class MediaCatalogue:
         without holding the catalogue while it reads: requests go on meanwhile. The vectors are
         taken into use unless the catalogue changed in the meantime (then the first search
         builds them, as it would have). True when they are in use."""
-        if on not in UNIT_TYPES:
-            raise BadRequest(f"on must be one of {', '.join(UNIT_TYPES)}, not {str(on)[:40]!r}.")
+        check_on(on)
         with self._lock:
             if self._vectors is not None and on in self._vectors.units:
                 return True

@@ -302,19 +302,26 @@ class Catalogue:
     def generation(self) -> int:
         return int(self._read("SELECT value FROM meta WHERE key = 'generation'")[0][0])
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """The connection inside one read transaction: every read sees the same catalogue."""
+        with self._guard:
+            if not self._db.in_transaction:
+                self._db.execute("BEGIN")
+            try:
+                yield self._db
+            finally:
+                self._db.execute("COMMIT")
+
+    @staticmethod
+    def _meta(db: sqlite3.Connection) -> dict[str, str]:
+        return dict(db.execute("SELECT key, value FROM meta").fetchall())
+
     def codes(self) -> tuple[int, list, list]:
         """(generation, ids, ISCCs) of every item in id order, from one snapshot."""
-        with self._guard:
-            db = self._db
-            if not db.in_transaction:
-                db.execute("BEGIN")
-            try:
-                generation = int(
-                    db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
-                )
-                pairs = db.execute("SELECT id, iscc FROM items ORDER BY id").fetchall()
-            finally:
-                db.execute("COMMIT")
+        with self._snapshot() as db:
+            generation = int(self._meta(db)["generation"])
+            pairs = db.execute("SELECT id, iscc FROM items ORDER BY id").fetchall()
         ids = [p[0] for p in pairs]
         codes = [p[1] for p in pairs]
         return generation, ids, codes
@@ -325,30 +332,24 @@ class Catalogue:
         from one snapshot; the ISCC of a removed item is `REMOVED`. None when the journal does
         not reach back to `since` (pruned, or a catalogue from before the journal) or more
         than `limit` items changed."""
-        with self._guard:
-            db = self._db
-            if not db.in_transaction:
-                db.execute("BEGIN")
-            try:
-                meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-                generation = int(meta["generation"])
-                if "high_water" not in meta or since < int(meta.get("changes_since", since + 1)):
-                    return None  # no journal, an incomplete one, or not reaching back to since
-                if since > generation:
-                    return None  # an index of another catalogue under this folder's name
-                changed = db.execute(
-                    "SELECT c.id, i.id IS NOT NULL, i.iscc FROM"
-                    " (SELECT DISTINCT id FROM changes WHERE gen > ? AND id <= ? LIMIT ?) c"
-                    " LEFT JOIN items i ON i.id = c.id ORDER BY c.id",
-                    (since, after_id, limit + 1),
+        with self._snapshot() as db:
+            meta = self._meta(db)
+            generation = int(meta["generation"])
+            if "high_water" not in meta or since < int(meta.get("changes_since", since + 1)):
+                return None  # no journal, an incomplete one, or not reaching back to since
+            if since > generation:
+                return None  # an index of another catalogue under this folder's name
+            changed = db.execute(
+                "SELECT c.id, i.id IS NOT NULL, i.iscc FROM"
+                " (SELECT DISTINCT id FROM changes WHERE gen > ? AND id <= ? LIMIT ?) c"
+                " LEFT JOIN items i ON i.id = c.id ORDER BY c.id",
+                (since, after_id, limit + 1),
+            ).fetchall()
+            if len(changed) <= limit:
+                changed += db.execute(
+                    "SELECT id, 1, iscc FROM items WHERE id > ? ORDER BY id LIMIT ?",
+                    (after_id, limit + 1 - len(changed)),
                 ).fetchall()
-                if len(changed) <= limit:
-                    changed += db.execute(
-                        "SELECT id, 1, iscc FROM items WHERE id > ? ORDER BY id LIMIT ?",
-                        (after_id, limit + 1 - len(changed)),
-                    ).fetchall()
-            finally:
-                db.execute("COMMIT")
         if len(changed) > limit:
             return None
         ids = [r[0] for r in changed]
@@ -364,7 +365,7 @@ class Catalogue:
             self._db.execute("PRAGMA busy_timeout=100")  # a writer at work: forget it later
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+                meta = self._meta(self._db)
                 if "changes_since" in meta and int(meta["changes_since"]) < upto:
                     if upto >= int(meta["generation"]):  # all of it: SQLite's quick truncate
                         self._db.execute("DELETE FROM changes")

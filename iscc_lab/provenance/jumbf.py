@@ -75,6 +75,15 @@ def _superbox(data: bytes, start: int, end: int):
 
 
 def _store(data: bytes):
+    """(description box span, [(label, start, end) of each manifest]) of a manifest store;
+    Unprocessable saying what is wrong with one that is not."""
+    try:
+        return _parse_store(data)
+    except ValueError as e:
+        raise Unprocessable(f"The kept manifest store cannot be read as JUMBF: {e}.") from None
+
+
+def _parse_store(data: bytes):
     top = list(_boxes(data, 0, len(data)))
     if len(top) != 1 or top[0][0] != b"jumb":
         raise ValueError("not one JUMBF superbox")
@@ -93,19 +102,13 @@ def _store(data: bytes):
 
 def manifest_labels(data: bytes) -> list[str | None]:
     """The ids of the manifests in a store, in their order (the active one last)."""
-    try:
-        return [label for label, _, _ in _store(data)[1]]
-    except ValueError as e:
-        raise Unprocessable(f"The kept manifest store cannot be read as JUMBF: {e}.") from None
+    return [label for label, _, _ in _store(data)[1]]
 
 
 def active_only(data: bytes, manifest_id: str | None = None) -> bytes:
     """The store `data` with only its active manifest (the last, or the one labelled
     `manifest_id`); the store itself when it holds no other."""
-    try:
-        head, manifests = _store(data)
-    except ValueError as e:
-        raise Unprocessable(f"The kept manifest store cannot be read as JUMBF: {e}.") from None
+    head, manifests = _store(data)
     if not manifests:
         raise Unprocessable("The kept manifest store holds no manifest.")
     chosen = manifests[-1]

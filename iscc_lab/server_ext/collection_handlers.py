@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from tornado import web
 
 from iscc_lab.errors import BadRequest
-from iscc_lab.media_catalogue import LOOKUP_FIELDS, UNIT_TYPES, check_lookup_value
+from iscc_lab.media_catalogue import LOOKUP_FIELDS, check_lookup_value, check_on
 from iscc_lab.server_ext.handlers import (
     BaseHandler,
     MediaUploadHandler,
@@ -73,10 +73,7 @@ class CollectionMixin:
 
     def search_options(self, params: dict) -> tuple[int, str]:
         k = self.whole(params, "k", 10, 1, MAX_K)
-        on = params.get("on", "content")
-        if on not in UNIT_TYPES:
-            raise BadRequest(f"on must be one of {', '.join(UNIT_TYPES)}, not {on[:40]!r}.")
-        return k, on
+        return k, check_on(params.get("on", "content"))
 
     def media(self, row: dict) -> dict:
         """A catalogue row as the API shows a media."""
